@@ -1,0 +1,31 @@
+# Two commands do everything on a fresh machine: `make run` and `make test` (see README).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# The test suite's own database and Redis database (never your DATABASE_URL / REDIS_URL).
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mdm
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run test lint check-compose clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-virtualenv -r requirements-dev.txt
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/python manage.py serve
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(BIN)/.installed
+	scripts/services-up.sh
+	$(MAKE) --no-print-directory lint
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) MDM_MODE=development \
+		$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,136 @@
+"""Admin API views of the shared parts: the caller's organization, the audit log, API tokens."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from mdm.api.permissions import OrgScopedMixin
+from mdm.api.serializers import (
+    ApiTokenCreatedSerializer,
+    ApiTokenCreateSerializer,
+    ApiTokenSerializer,
+    AuditEventSerializer,
+    OrganizationSerializer,
+)
+from mdm.choices import Role
+from mdm.lib.http import client_ip
+from mdm.models import ApiToken, AuditEvent
+from mdm.permissions import Perm
+from mdm.services import api_token_create, api_token_revoke
+
+
+class OrganizationApi(OrgScopedMixin, APIView):
+    """The organization the caller acts in, and the caller's role there."""
+
+    required_perms = {"GET": Perm.ORG_VIEW}
+
+    @extend_schema(responses=OrganizationSerializer)
+    def get(self, request):
+        serializer = OrganizationSerializer(self.organization, context={"role": self.org_context.role})
+        return Response(serializer.data)
+
+
+def _parse_time(name: str, value: str | None):
+    if not value:
+        return None
+    parsed = parse_datetime(value)
+    if parsed is None or parsed.tzinfo is None:
+        raise ValidationError({name: ["An RFC 3339 date-time with a time zone is required."]})
+    return parsed
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("action", OpenApiTypes.STR, description="Exact action, e.g. `api_token.created`."),
+        OpenApiParameter("actor", OpenApiTypes.STR, description="Actor id, or part of the actor's label."),
+        OpenApiParameter("target", OpenApiTypes.STR, description="Target id (exact)."),
+        OpenApiParameter("target_type", OpenApiTypes.STR, description="Target type, e.g. `mdm.apitoken`."),
+        OpenApiParameter("since", OpenApiTypes.DATETIME, description="Events at or after this time."),
+        OpenApiParameter("until", OpenApiTypes.DATETIME, description="Events before this time."),
+    ]
+)
+class AuditEventListApi(OrgScopedMixin, generics.ListAPIView):
+    """The audit log, newest first."""
+
+    required_perms = {"GET": Perm.AUDIT_VIEW}
+    serializer_class = AuditEventSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        qs = AuditEvent.objects.filter(organization=self.organization).order_by("-seq")
+        if action := params.get("action"):
+            qs = qs.filter(action=action)
+        if actor := params.get("actor"):
+            qs = qs.filter(actor_id=actor) | qs.filter(actor_label__icontains=actor)
+        if target := params.get("target"):
+            qs = qs.filter(target_id=target)
+        if target_type := params.get("target_type"):
+            qs = qs.filter(target_type=target_type)
+        if since := _parse_time("since", params.get("since")):
+            qs = qs.filter(created_at__gte=since)
+        if until := _parse_time("until", params.get("until")):
+            qs = qs.filter(created_at__lt=until)
+        return qs
+
+
+class AuditEventDetailApi(OrgScopedMixin, generics.RetrieveAPIView):
+    required_perms = {"GET": Perm.AUDIT_VIEW}
+    serializer_class = AuditEventSerializer
+
+    def get_queryset(self):
+        return AuditEvent.objects.filter(organization=self.organization)
+
+
+class ApiTokenListApi(OrgScopedMixin, generics.ListAPIView):
+    """List API tokens (an owner sees every member's; others their own), or create one for yourself."""
+
+    required_perms = {"GET": Perm.API_TOKENS_MANAGE, "POST": Perm.API_TOKENS_MANAGE}
+    serializer_class = ApiTokenSerializer
+
+    def get_queryset(self):
+        qs = ApiToken.objects.filter(organization=self.organization).select_related("user")
+        if self.org_context.role != Role.OWNER:
+            qs = qs.filter(user=self.org_context.user)
+        return qs.order_by("-created_at", "id")
+
+    @extend_schema(request=ApiTokenCreateSerializer, responses={201: ApiTokenCreatedSerializer})
+    def post(self, request):
+        serializer = ApiTokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        issued = api_token_create(
+            membership=self.org_context.membership,
+            name=serializer.validated_data["name"],
+            expires_at=serializer.validated_data.get("expires_at"),
+            created_by=self.org_context.user,
+            actor=self.org_context.actor,
+            client_ip=client_ip(request),
+        )
+        data = ApiTokenCreatedSerializer(issued.api_token).data
+        data["token"] = issued.token
+        return Response(data, status=status.HTTP_201_CREATED)
+
+
+class ApiTokenDetailApi(OrgScopedMixin, APIView):
+    required_perms = {"GET": Perm.API_TOKENS_MANAGE, "DELETE": Perm.API_TOKENS_MANAGE}
+
+    def _get(self, pk) -> ApiToken:
+        qs = ApiToken.objects.filter(organization=self.organization).select_related("user")
+        if self.org_context.role != Role.OWNER:
+            qs = qs.filter(user=self.org_context.user)
+        return get_object_or_404(qs, pk=pk)
+
+    @extend_schema(responses=ApiTokenSerializer)
+    def get(self, request, pk):
+        return Response(ApiTokenSerializer(self._get(pk)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk):
+        api_token_revoke(api_token=self._get(pk), actor=self.org_context.actor, client_ip=client_ip(request))
+        return Response(status=status.HTTP_204_NO_CONTENT)

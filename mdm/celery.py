@@ -1,0 +1,54 @@
+"""The Celery app, and the rules every task of this project follows.
+
+- Tasks are idempotent: they take primary keys, load fresh rows and call one service, so running a
+  task twice (a redelivered message, a worker killed half-way) changes nothing the second time.
+  That is what makes `acks_late` + `task_reject_on_worker_lost` (settings) safe.
+- Tasks are published only after the transaction that asked for them commits: `enqueue_on_commit`.
+- Transient failures (database or broker unreachable) are retried with exponential backoff and
+  jitter; any other error is a bug and is not retried blindly.
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery, Task
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mdm.settings")
+
+app = Celery("mdm")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    from django.db import InterfaceError, OperationalError
+    from kombu.exceptions import OperationalError as BrokerOperationalError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    return (OperationalError, InterfaceError, BrokerOperationalError, RedisConnectionError, RedisTimeoutError)
+
+
+class MdmTask(Task):
+    """Base class of every task: retries transient errors with backoff and jitter."""
+
+    autoretry_for = _transient_errors()
+    retry_backoff = 2
+    retry_backoff_max = 300
+    retry_jitter = True
+    max_retries = 10
+
+
+app.Task = MdmTask
+
+
+def enqueue_on_commit(task, *args, **kwargs) -> None:
+    """Publish `task` once the current transaction commits (at once outside a transaction).
+
+    A task published before its rows are committed could run before they exist, or for a change
+    that is then rolled back.
+    """
+    from django.db import transaction
+
+    transaction.on_commit(lambda: task.apply_async(args=args, kwargs=kwargs))

@@ -1,0 +1,118 @@
+"""`make run`: migrate, create the demo organization on first start, then run the web server,
+a Celery worker and Celery beat together until Ctrl-C or SIGTERM stops them all."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from mdm.models import Organization
+from mdm.services import bootstrap
+from mdm.stack import PROCESSES
+
+DEMO_ORG = "Demo"
+DEMO_EMAIL = "admin@example.com"
+STOP_GRACE_SECONDS = 25
+
+
+class Command(BaseCommand):
+    help = "Run the whole server (web + Celery worker + beat); stops them all on Ctrl-C or SIGTERM."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--no-demo", action="store_true", help="Do not create the demo organization.")
+
+    def handle(self, *args, no_demo, **options):
+        call_command("migrate", interactive=False, verbosity=0)
+        credentials = self._demo_credentials(create=not no_demo)
+        url = f"http://{settings.HOST}:{settings.PORT}" if settings.PRODUCTION else settings.MDM_ISSUER
+        self.stdout.write(self.style.SUCCESS(f"MDM server ({settings.MDM_MODE}) starting at {url}/console/"))
+        self.stdout.write(f"  database: {settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}")
+        self.stdout.write(f"  broker:   {settings.CELERY_BROKER_URL.split('://', 1)[0]}")
+        if credentials:
+            self.stdout.write(f"  sign in:  {credentials}")
+        self.stdout.flush()
+        sys.exit(Supervisor(self.stdout).run())
+
+    def _demo_credentials(self, *, create: bool) -> str | None:
+        """On the first start of a development server, a demo organization and its owner."""
+        if settings.PRODUCTION:
+            return None
+        path = settings.VAR_DIR / "demo-credentials.txt"
+        if create and not Organization.objects.exists():
+            result = bootstrap(org_name=DEMO_ORG, email=DEMO_EMAIL)
+            line = f"{result.user.email} / {result.password}"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(line + "\n")
+        return path.read_text().strip() if path.exists() else None
+
+
+class Supervisor:
+    """Starts the processes, prefixes their output, and stops all of them if one stops."""
+
+    def __init__(self, out):
+        self.out = out
+        self.children: dict[str, subprocess.Popen] = {}
+        self.stopping = threading.Event()
+        self.lock = threading.Lock()
+
+    def _pump(self, name: str, stream) -> None:
+        for line in iter(stream.readline, ""):
+            with self.lock:
+                self.out.write(f"{name:<6}| {line.rstrip()}")
+                self.out.flush()
+
+    def _signal(self, signum, frame) -> None:
+        self.stopping.set()
+
+    def run(self) -> int:
+        signal.signal(signal.SIGINT, self._signal)
+        signal.signal(signal.SIGTERM, self._signal)
+        for name, argv in PROCESSES.items():
+            argv = [sys.executable if argv[0] == "python" else argv[0], *argv[1:]]
+            # A session of its own: Ctrl-C in the terminal reaches only us, and we stop the
+            # children in order instead of each one dying on its own.
+            child = subprocess.Popen(
+                argv,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                bufsize=1,
+                start_new_session=True,
+                cwd=settings.BASE_DIR,
+            )
+            self.children[name] = child
+            threading.Thread(target=self._pump, args=(name, child.stdout), daemon=True).start()
+        exit_code = 0
+        while not self.stopping.wait(0.5):
+            dead = [name for name, child in self.children.items() if child.poll() is not None]
+            if dead:
+                self.out.write(f"{', '.join(dead)} stopped unexpectedly; stopping the rest.")
+                exit_code = 1
+                break
+        self._stop_all()
+        return exit_code
+
+    def _stop_all(self) -> None:
+        self.out.write("Stopping web, worker and beat...")
+        for child in self.children.values():
+            if child.poll() is None:
+                # To the leader only: gunicorn and Celery stop their own workers gracefully.
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for name, child in self.children.items():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.out.write(f"{name} did not stop in {STOP_GRACE_SECONDS}s; killing it.")
+                os.killpg(child.pid, signal.SIGKILL)
+                child.wait()
+        self.out.write("Stopped.")

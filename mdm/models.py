@@ -1,0 +1,211 @@
+"""What every app shares: users, organizations and their members, admin API tokens, the audit
+log, and the server's signing keys."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from mdm.choices import Role, SigningKeyState
+
+
+class UserManager(DjangoUserManager):
+    """Users sign in with their e-mail address, kept in lower case."""
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields["is_staff"] = True
+        extra_fields["is_superuser"] = True
+        return self._create_user(email, password, **extra_fields)
+
+    def get_by_natural_key(self, username):
+        return self.get(email__iexact=username)
+
+
+class User(AbstractUser):
+    """A person: an IT admin (with console memberships) or an employee (without a console role)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    username = None
+    email = models.EmailField("e-mail address", unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = UserManager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Organization(models.Model):
+    """A tenant: every domain row belongs to exactly one organization.
+
+    `audit_seq` and `audit_head_hash` are the head of the organization's audit chain; the row is
+    locked while an event is appended, which also serialises the chain.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    audit_seq = models.PositiveBigIntegerField(default=0, editable=False)
+    audit_head_hash = models.CharField(max_length=64, default="", editable=False)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """A user's role in one organization's console and admin API."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["organization__name", "user__email"]
+        constraints = [models.UniqueConstraint(fields=["organization", "user"], name="membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.organization}"
+
+
+class ApiToken(models.Model):
+    """An admin API token (`mdmat_...`): acts as its member, with the member's current role.
+
+    Only the SHA-256 of the token is stored: the token carries 256 random bits, so a plain hash
+    is as strong as a slow one here and lets every request look it up by index.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters, so that a member can tell tokens apart without the secret.
+    prefix = models.CharField(max_length=16, editable=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, related_name="+")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}...)"
+
+    def is_usable(self, now=None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise TypeError("Audit events are append-only.")
+
+    def delete(self):
+        raise TypeError("Audit events are append-only.")
+
+
+class AuditEvent(models.Model):
+    """One entry of an organization's append-only, hash-chained audit log.
+
+    `hash` is SHA-256 over the previous event's hash and this event's canonical content (see
+    mdm/audit.py); `seq` numbers the events of an organization 1, 2, 3... so a deleted row leaves
+    a gap, and the organization's head catches a deleted last row. Actors are stored as values,
+    not foreign keys, so that removing a user never rewrites history. On PostgreSQL a trigger
+    refuses UPDATE and DELETE as well.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="audit_events")
+    seq = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField()
+    actor_type = models.CharField(max_length=16)  # user, api_token, device, system
+    actor_id = models.CharField(max_length=64, blank=True)
+    actor_label = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=254, blank=True)
+    details = models.JSONField(default=dict)
+    # Kept as text exactly as written (an inet column would re-format it and break the hash).
+    client_ip = models.CharField(max_length=45, blank=True)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-seq"]
+        constraints = [models.UniqueConstraint(fields=["organization", "seq"], name="audit_event_seq_unique")]
+        indexes = [
+            models.Index(fields=["organization", "action", "-seq"], name="audit_org_action"),
+            models.Index(fields=["organization", "target_type", "target_id"], name="audit_org_target"),
+            models.Index(fields=["organization", "created_at"], name="audit_org_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.action} by {self.actor_label or self.actor_type}"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise TypeError("Audit events are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("Audit events are append-only.")
+
+
+class SigningKey(models.Model):
+    """One of the server's Ed25519 signing keys (policy documents, agent access tokens).
+
+    Server infrastructure, not a tenant's data, so it belongs to no organization. The private key
+    is stored only wrapped under the KEK; `kid` is the RFC 7638 thumbprint of the public key.
+    Exactly one key is active; retired keys stay published in the JWKS so that what they signed
+    can still be verified.
+    """
+
+    kid = models.CharField(max_length=64, primary_key=True)
+    public_key = models.BinaryField()
+    wrapped_private_key = models.BinaryField()
+    state = models.CharField(max_length=16, choices=SigningKeyState.choices, default=SigningKeyState.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["state"], condition=models.Q(state="active"), name="signing_key_one_active")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kid} ({self.state})"

@@ -1,0 +1,322 @@
+"""Settings, all from the environment (12-factor). The README lists every variable.
+
+Two modes, chosen by `MDM_MODE`:
+- `development` (default): anything missing gets a safe local default. SQLite and a secret
+  key and KEK generated once under `var/`, a Celery broker on the filesystem: `make run` needs
+  no external service.
+- `production`: refuses to start unless every secret and address is given for real.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+from mdm.lib.envsecret import decode_kek, env_secret, generated_secret_file, new_kek, new_secret_key
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+
+MDM_MODE = env.str("MDM_MODE", default="development")
+if MDM_MODE not in {"development", "production"}:
+    raise ImproperlyConfigured(f"MDM_MODE must be 'development' or 'production', not {MDM_MODE!r}.")
+PRODUCTION = MDM_MODE == "production"
+
+VAR_DIR = Path(env.str("MDM_VAR_DIR", default=str(BASE_DIR / "var"))).resolve()
+
+# --- Required values in production ------------------------------------------------------------
+
+_missing: list[str] = []
+
+
+def _require(name: str, value):
+    if PRODUCTION and not value:
+        _missing.append(name)
+    return value
+
+
+SECRET_KEY = _require("SECRET_KEY (or SECRET_KEY_FILE)", env_secret("SECRET_KEY"))
+if PRODUCTION and SECRET_KEY and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
+    raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters in production.")
+if not SECRET_KEY:
+    SECRET_KEY = generated_secret_file(VAR_DIR / "secret_key", new_secret_key)
+
+_kek_text = _require("MDM_KEK (or MDM_KEK_FILE)", env_secret("MDM_KEK"))
+if not _kek_text:
+    _kek_text = generated_secret_file(VAR_DIR / "kek", new_kek)
+# The current key-encryption key and, during a rotation, the previous ones (still able to unwrap).
+MDM_KEK = decode_kek(_kek_text, source="MDM_KEK")
+MDM_KEK_PREVIOUS = [
+    decode_kek(value, source="MDM_KEK_PREVIOUS")
+    for value in (env_secret("MDM_KEK_PREVIOUS") or "").replace(",", " ").split()
+]
+
+ALLOWED_HOSTS = _require("ALLOWED_HOSTS", env.list("ALLOWED_HOSTS", default=[]))
+HOST = env.str("HOST", default="127.0.0.1")
+PORT = env.int("PORT", default=8000)
+if not ALLOWED_HOSTS and not PRODUCTION:
+    ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", HOST]
+
+MDM_ISSUER = _require("MDM_ISSUER", env.str("MDM_ISSUER", default=""))
+if PRODUCTION and MDM_ISSUER and not MDM_ISSUER.startswith("https://"):
+    raise ImproperlyConfigured("MDM_ISSUER must be an https:// URL in production.")
+if not MDM_ISSUER:
+    _LOCAL_BINDS = {"127.0.0.1", "0.0.0.0"}  # noqa: S104 (only picks the name to show)
+    MDM_ISSUER = f"http://{'localhost' if HOST in _LOCAL_BINDS else HOST}:{PORT}"
+MDM_ISSUER = MDM_ISSUER.rstrip("/")
+
+_database_url = _require("DATABASE_URL", env.str("DATABASE_URL", default=""))
+REDIS_URL = _require("REDIS_URL", env.str("REDIS_URL", default=""))
+
+if _missing:
+    raise ImproperlyConfigured(
+        "MDM_MODE=production refuses to start without real values for: " + ", ".join(_missing) + ". See README."
+    )
+
+DEBUG = env.bool("DEBUG", default=False)
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG cannot be on in production mode.")
+
+# --- Applications ---------------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "mdm",
+    "personas",
+    "devices",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "mdm.middleware.ProblemJsonMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "mdm.urls"
+ASGI_APPLICATION = "mdm.asgi.application"
+WSGI_APPLICATION = "mdm.wsgi.application"
+AUTH_USER_MODEL = "mdm.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "mdm.console.context_processors.console",
+            ],
+        },
+    },
+]
+
+# --- Data -----------------------------------------------------------------------------------------
+
+if _database_url:
+    DATABASES = {"default": env.db_url_config(_database_url)}
+else:
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "mdm.sqlite3")}}
+
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    if PRODUCTION:
+        raise ImproperlyConfigured("Production mode needs PostgreSQL (DATABASE_URL=postgres://...), not SQLite.")
+    # Web, worker and beat share one file: WAL lets readers and a writer proceed together, and
+    # IMMEDIATE transactions take the write lock up front instead of failing half-way.
+    _db.setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+else:
+    # Under ASGI every request runs in a thread of its own: persistent connections would pile up,
+    # so they are off unless asked for.
+    _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+    _db["CONN_HEALTH_CHECKS"] = True
+
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "mdm",
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    # Shared by the web, worker and beat processes of `make run`.
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
+# --- Celery (mdm/celery.py reads every CELERY_* setting) -------------------------------------------
+
+# Longest time a task may run; the broker's visibility timeout must exceed it, or Redis would hand
+# a still-running (acks_late) task to a second worker.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=540)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=600)
+CELERY_VISIBILITY_TIMEOUT = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
+if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured("Need CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT.")
+
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+else:
+    CELERY_BROKER_URL = "filesystem://localhost/"
+    _broker_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker_dir / "queue"),
+        "data_folder_out": str(_broker_dir / "queue"),
+        "control_folder": str(_broker_dir / "control"),
+        "store_processed": False,
+    }
+    for _folder in ("queue", "control"):
+        (_broker_dir / _folder).mkdir(parents=True, exist_ok=True)
+
+CELERY_TASK_ALWAYS_EAGER = False
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+# Tasks are idempotent (see mdm/celery.py): acknowledge only after they ran, and hand a task back
+# to the queue when the worker running it dies.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=2)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celerybeat-schedule"))
+
+# Every periodic task, in one place.
+CELERY_BEAT_SCHEDULE = {
+    "audit-chains-verify": {
+        "task": "mdm.tasks.audit_chains_verify_task",
+        "schedule": crontab(hour=3, minute=17),
+    },
+}
+
+# --- Auth, sessions, security ---------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "console:login"
+LOGIN_REDIRECT_URL = "console:dashboard"
+LOGOUT_REDIRECT_URL = "console:login"
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=8 * 3600)
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    # The health checks of an orchestrator come over plain HTTP from inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[MDM_ISSUER])
+
+if env.bool("MDM_BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many reverse proxies in front of us append to X-Forwarded-For; 0 trusts none of it.
+MDM_TRUSTED_PROXY_COUNT = env.int("MDM_TRUSTED_PROXY_COUNT", default=0)
+
+# --- Static files ---------------------------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# Serve straight from the apps' folders when nobody ran collectstatic (tests, a first `make run`).
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = DEBUG
+if not PRODUCTION:
+    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- REST API ---------------------------------------------------------------------------------------
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "mdm.api.authentication.ApiTokenAuthentication",
+        "mdm.api.authentication.ConsoleSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "mdm.api.pagination.PagePagination",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "mdm.api.errors.problem_exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Dual-persona MDM API",
+    "DESCRIPTION": "The admin API (/api/v1/) and the device agent protocol (/api/v1/agent/).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+# Largest request body the server reads (the agent protocol's 64 KiB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+# --- Logging ----------------------------------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
