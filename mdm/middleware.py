@@ -28,6 +28,25 @@ def is_api_path(path: str) -> bool:
     return path.startswith(API_PREFIXES) and not path.startswith(("/api/docs", "/api/redoc"))
 
 
+class HealthProbeMiddleware:
+    """Answers /healthz and /readyz before host validation, HTTPS redirects and sessions.
+
+    Orchestrators probe a container by its own address over plain HTTP; those requests carry no
+    public Host header, and the probes reveal nothing a stranger could use.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        from mdm.views import public
+
+        probe = {"/healthz": public.healthz, "/readyz": public.readyz}.get(request.path_info)
+        if probe is not None:
+            return probe(request)
+        return self.get_response(request)
+
+
 class ProblemJsonMiddleware(MiddlewareMixin):
     def process_request(self, request):
         if not is_api_path(request.path):

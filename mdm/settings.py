@@ -40,42 +40,41 @@ def _require(name: str, value):
 
 
 SECRET_KEY = _require("SECRET_KEY (or SECRET_KEY_FILE)", env_secret("SECRET_KEY"))
-if PRODUCTION and SECRET_KEY and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
+_kek_text = _require("MDM_KEK (or MDM_KEK_FILE)", env_secret("MDM_KEK"))
+ALLOWED_HOSTS = _require("ALLOWED_HOSTS", env.list("ALLOWED_HOSTS", default=[]))
+MDM_ISSUER = _require("MDM_ISSUER", env.str("MDM_ISSUER", default=""))
+_database_url = _require("DATABASE_URL", env.str("DATABASE_URL", default=""))
+REDIS_URL = _require("REDIS_URL", env.str("REDIS_URL", default=""))
+if _missing:
+    raise ImproperlyConfigured(
+        "MDM_MODE=production refuses to start without real values for: " + ", ".join(_missing) + ". See README."
+    )
+if PRODUCTION and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters in production.")
+if PRODUCTION and not MDM_ISSUER.startswith("https://"):
+    raise ImproperlyConfigured("MDM_ISSUER must be an https:// URL in production.")
+
+# --- Development defaults (production has refused to start by now if any is missing) ------------
+
+HOST = env.str("HOST", default="127.0.0.1")
+PORT = env.int("PORT", default=8000)
 if not SECRET_KEY:
     SECRET_KEY = generated_secret_file(VAR_DIR / "secret_key", new_secret_key)
-
-_kek_text = _require("MDM_KEK (or MDM_KEK_FILE)", env_secret("MDM_KEK"))
 if not _kek_text:
     _kek_text = generated_secret_file(VAR_DIR / "kek", new_kek)
+if not ALLOWED_HOSTS:
+    ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", HOST]
+if not MDM_ISSUER:
+    _LOCAL_BINDS = {"127.0.0.1", "0.0.0.0"}  # noqa: S104 (only picks the name to show)
+    MDM_ISSUER = f"http://{'localhost' if HOST in _LOCAL_BINDS else HOST}:{PORT}"
+MDM_ISSUER = MDM_ISSUER.rstrip("/")
+
 # The current key-encryption key and, during a rotation, the previous ones (still able to unwrap).
 MDM_KEK = decode_kek(_kek_text, source="MDM_KEK")
 MDM_KEK_PREVIOUS = [
     decode_kek(value, source="MDM_KEK_PREVIOUS")
     for value in (env_secret("MDM_KEK_PREVIOUS") or "").replace(",", " ").split()
 ]
-
-ALLOWED_HOSTS = _require("ALLOWED_HOSTS", env.list("ALLOWED_HOSTS", default=[]))
-HOST = env.str("HOST", default="127.0.0.1")
-PORT = env.int("PORT", default=8000)
-if not ALLOWED_HOSTS and not PRODUCTION:
-    ALLOWED_HOSTS = ["127.0.0.1", "localhost", "[::1]", HOST]
-
-MDM_ISSUER = _require("MDM_ISSUER", env.str("MDM_ISSUER", default=""))
-if PRODUCTION and MDM_ISSUER and not MDM_ISSUER.startswith("https://"):
-    raise ImproperlyConfigured("MDM_ISSUER must be an https:// URL in production.")
-if not MDM_ISSUER:
-    _LOCAL_BINDS = {"127.0.0.1", "0.0.0.0"}  # noqa: S104 (only picks the name to show)
-    MDM_ISSUER = f"http://{'localhost' if HOST in _LOCAL_BINDS else HOST}:{PORT}"
-MDM_ISSUER = MDM_ISSUER.rstrip("/")
-
-_database_url = _require("DATABASE_URL", env.str("DATABASE_URL", default=""))
-REDIS_URL = _require("REDIS_URL", env.str("REDIS_URL", default=""))
-
-if _missing:
-    raise ImproperlyConfigured(
-        "MDM_MODE=production refuses to start without real values for: " + ", ".join(_missing) + ". See README."
-    )
 
 DEBUG = env.bool("DEBUG", default=False)
 if PRODUCTION and DEBUG:
@@ -98,6 +97,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: probes from inside the network use the container's address as Host, and plain HTTP.
+    "mdm.middleware.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mdm.middleware.ProblemJsonMiddleware",
@@ -252,8 +253,6 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
-    # The health checks of an orchestrator come over plain HTTP from inside the network.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[MDM_ISSUER])
 
 if env.bool("MDM_BEHIND_TLS_PROXY", default=False):
@@ -264,8 +263,9 @@ MDM_TRUSTED_PROXY_COUNT = env.int("MDM_TRUSTED_PROXY_COUNT", default=0)
 # --- Static files ---------------------------------------------------------------------------------
 
 STATIC_URL = "/static/"
-STATIC_ROOT = VAR_DIR / "static"
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+if not PRODUCTION:
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
