@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 # The test suite's own database and Redis database (never your DATABASE_URL / REDIS_URL).
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mdm
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
+TEST_REDIS_CACHE_URL ?= redis://127.0.0.1:6379/14
 
 .PHONY: run test lint check-compose clean
 
@@ -24,7 +25,8 @@ lint: $(BIN)/.installed
 test: $(BIN)/.installed
 	scripts/services-up.sh
 	$(MAKE) --no-print-directory lint
-	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) MDM_MODE=development \
+	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) REDIS_CACHE_URL=$(TEST_REDIS_CACHE_URL) \
+		MDM_MODE=development \
 		$(BIN)/python -m pytest
 
 clean:

@@ -24,16 +24,18 @@ ORGANIZATION_CREATED_HOOKS: list = []
 
 
 class ServiceError(Exception):
-    """A refused operation, with a message fit for the person who asked."""
+    """A refused operation, with a message fit for the person who asked.
 
-    code = "invalid"
+    `status` is the HTTP status an API answers with (400 unless said otherwise; a `conflict`
+    is 409), `code` the problem's snake_case code, `field` the input field at fault, if any.
+    """
 
-    def __init__(self, message: str, *, code: str | None = None, field: str | None = None):
+    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None, status: int | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
-        if code:
-            self.code = code
+        self.code = code
+        self.status = status or (409 if code == "conflict" else 400)
 
 
 def _unique_slug(name: str) -> str:

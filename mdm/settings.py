@@ -158,11 +158,13 @@ else:
     _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     _db["CONN_HEALTH_CHECKS"] = True
 
+# The cache may live in another Redis database than the broker (the tests clear it between tests).
+REDIS_CACHE_URL = env.str("REDIS_CACHE_URL", default=REDIS_URL)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": REDIS_CACHE_URL,
             "KEY_PREFIX": "mdm",
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
         }
@@ -309,6 +311,20 @@ SPECTACULAR_SETTINGS = {
 }
 # Largest request body the server reads (the agent protocol's 64 KiB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+
+# --- Agent protocol ---------------------------------------------------------------------------------
+
+MDM_POLL_INTERVAL_SECONDS = env.int("MDM_POLL_INTERVAL_SECONDS", default=900)
+MDM_ACCESS_TOKEN_SECONDS = 900
+# Fixed-window limits: name -> (requests, window in seconds).
+MDM_RATE_LIMITS = {
+    "enroll_ip": (env.int("MDM_RATE_ENROLL_PER_IP", default=30), 60),
+    "token_ip": (env.int("MDM_RATE_TOKEN_PER_IP", default=120), 60),
+    "token_device": (env.int("MDM_RATE_TOKEN_PER_DEVICE", default=20), 60),
+    "agent_device": (env.int("MDM_RATE_AGENT_PER_DEVICE", default=240), 60),
+}
+# A check-in that changes nothing writes `last_seen_at` at most this often.
+MDM_LAST_SEEN_WRITE_SECONDS = 60
 
 # --- Logging ----------------------------------------------------------------------------------------
 

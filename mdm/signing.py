@@ -126,6 +126,21 @@ def sign_jwt(claims: dict, *, typ: str = "JWT") -> str:
     return jwt.encode(claims, private_key(key), algorithm="EdDSA", headers={"kid": key.kid, "typ": typ})
 
 
+# kid -> public key. A kid names one public key forever, so this never goes stale; it saves a
+# query on every agent request.
+_public_keys: dict[str, Ed25519PublicKey] = {}
+
+
+def public_key_for_kid(kid: str) -> Ed25519PublicKey | None:
+    found = _public_keys.get(kid)
+    if found is None:
+        key = SigningKey.objects.filter(kid=kid).first()
+        if key is None:
+            return None
+        found = _public_keys.setdefault(kid, public_key(key))
+    return found
+
+
 def verify_jwt(token: str, *, audience: str | None = None, typ: str | None = None, **options) -> dict:
     """Verify a JWS made by `sign_jwt` against the published key named by its `kid`.
 
@@ -137,7 +152,7 @@ def verify_jwt(token: str, *, audience: str | None = None, typ: str | None = Non
     if typ is not None and header.get("typ") != typ:
         raise jwt.InvalidTokenError("Unexpected token type.")
     kid = header.get("kid")
-    key = SigningKey.objects.filter(kid=kid).first() if isinstance(kid, str) else None
+    key = public_key_for_kid(kid) if isinstance(kid, str) and len(kid) <= 64 else None
     if key is None:
         raise jwt.InvalidTokenError("Unknown signing key.")
-    return jwt.decode(token, public_key(key), algorithms=["EdDSA"], audience=audience, **options)
+    return jwt.decode(token, key, algorithms=["EdDSA"], audience=audience, **options)

@@ -11,7 +11,9 @@ from mdm.views import public
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="console:dashboard", permanent=False)),
     path("console/", include("mdm.console.urls")),
+    path("api/v1/agent/", include("devices.agent_api.urls")),
     path("api/v1/", include("mdm.api.urls")),
+    path("api/v1/", include("devices.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path(".well-known/jwks.json", public.jwks_view, name="jwks"),

@@ -114,7 +114,7 @@ def problem_exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every exception becomes a problem+json response."""
     headers = {}
     if isinstance(exc, ServiceError):
-        status_code = status.HTTP_409_CONFLICT if exc.code == "conflict" else status.HTTP_400_BAD_REQUEST
+        status_code = exc.status
         errors = {exc.field: [exc.message]} if exc.field else None
         body = problem(status_code, code=exc.code, detail=exc.message, errors=errors)
         return Response(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)

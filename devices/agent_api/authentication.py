@@ -1,0 +1,194 @@
+"""How device agents authenticate (agent protocol, section 2).
+
+A device proves possession of its enrolled Ed25519 key with a short self-signed assertion (the
+JWT bearer grant of RFC 7523) and gets a 15-minute access token signed by the server. Every
+request with that token is checked against the device's current state, through a short cache
+that retiring a device overwrites.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from rest_framework import authentication, exceptions
+
+from devices.choices import DeviceState
+from devices.models import Device, UsedAssertion
+from devices.services import device_state_cache_key
+from mdm.lib import ratelimit
+from mdm.signing import sign_jwt, verify_jwt
+
+ASSERTION_MAX_LIFETIME = 300
+LEEWAY = 60
+ACCESS_TOKEN_TYP = "at+jwt"
+DEVICE_STATE_CACHE_SECONDS = 30
+
+
+def assertion_audience() -> str:
+    return f"{settings.MDM_ISSUER}/api/v1/agent/token"
+
+
+def access_token_audience() -> str:
+    return f"{settings.MDM_ISSUER}/api/v1/agent"
+
+
+class InvalidAssertion(exceptions.AuthenticationFailed):
+    default_detail = "The assertion is not valid."
+    default_code = "invalid_assertion"
+
+
+class DeviceRetired(exceptions.PermissionDenied):
+    default_detail = "This device is retired; enrolling again needs a new enrollment token."
+    default_code = "device_retired"
+
+
+def _invalid(detail: str, code: str = "invalid_assertion") -> InvalidAssertion:
+    return InvalidAssertion(detail=detail, code=code)
+
+
+def exchange_assertion(assertion: str) -> tuple[Device, str]:
+    """Check a device's assertion and answer a fresh access token for it."""
+    try:
+        header = jwt.get_unverified_header(assertion)
+        unverified = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.InvalidTokenError as exc:
+        raise _invalid("The assertion is not a JWT.") from exc
+    if header.get("alg") != "EdDSA":
+        raise _invalid("Only EdDSA assertions are accepted.")
+    issuer = unverified.get("iss")
+    if not isinstance(issuer, str) or issuer != unverified.get("sub"):
+        raise _invalid("iss and sub must both be the device id.")
+    try:
+        device_id = uuid.UUID(issuer)
+    except ValueError as exc:
+        raise _invalid("iss and sub must both be the device id.") from exc
+    device = Device.objects.select_related("organization").filter(pk=device_id).first()
+    if device is None:
+        raise _invalid("Unknown device.")
+    try:
+        claims = jwt.decode(
+            assertion,
+            Ed25519PublicKey.from_public_bytes(bytes(device.signing_public_key)),
+            algorithms=["EdDSA"],
+            audience=assertion_audience(),
+            issuer=issuer,
+            leeway=LEEWAY,
+            options={"require": ["iss", "sub", "aud", "iat", "exp", "jti"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise _invalid("The assertion has expired.", "assertion_expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise _invalid(f"The assertion is not valid: {exc}.") from exc
+    issued_at, expires = claims["iat"], claims["exp"]
+    if not isinstance(issued_at, int | float) or not isinstance(expires, int | float):
+        raise _invalid("iat and exp must be numbers.")
+    if expires - issued_at > ASSERTION_MAX_LIFETIME:
+        raise _invalid(f"An assertion may live at most {ASSERTION_MAX_LIFETIME} s (exp - iat).")
+    jti = claims["jti"]
+    if not isinstance(jti, str) or not 8 <= len(jti) <= 128:
+        raise _invalid("jti must be a string of 8 to 128 characters.")
+    if device.state != DeviceState.ACTIVE:
+        raise DeviceRetired()
+    ratelimit.enforce("token_device", str(device.pk))
+    try:
+        with transaction.atomic():
+            UsedAssertion.objects.create(
+                organization_id=device.organization_id,
+                device=device,
+                jti=jti,
+                expires_at=datetime.fromtimestamp(expires, tz=UTC) + timedelta(seconds=LEEWAY),
+            )
+    except IntegrityError as exc:
+        raise _invalid("This assertion was already used.", "assertion_replayed") from exc
+    return device, issue_access_token(device)
+
+
+def issue_access_token(device: Device) -> str:
+    now = int(datetime.now(tz=UTC).timestamp())
+    claims = {
+        "iss": settings.MDM_ISSUER,
+        "sub": str(device.pk),
+        "aud": access_token_audience(),
+        "iat": now,
+        "exp": now + settings.MDM_ACCESS_TOKEN_SECONDS,
+        "jti": uuid.uuid4().hex,
+        "org": str(device.organization_id),
+    }
+    return sign_jwt(claims, typ=ACCESS_TOKEN_TYP)
+
+
+@dataclass(frozen=True)
+class DevicePrincipal:
+    """Who an agent request comes from: the device, as the access token and state cache say."""
+
+    device_id: uuid.UUID
+    organization_id: uuid.UUID
+    state: str
+    is_authenticated: bool = True
+
+    def __str__(self) -> str:
+        return f"device {self.device_id}"
+
+
+def device_principal(device_id: uuid.UUID) -> DevicePrincipal | None:
+    key = device_state_cache_key(device_id)
+    cached = cache.get(key)
+    if cached is None:
+        row = Device.objects.filter(pk=device_id).values("organization_id", "state").first()
+        if row is None:
+            return None
+        cached = {"organization_id": str(row["organization_id"]), "state": row["state"]}
+        cache.set(key, cached, DEVICE_STATE_CACHE_SECONDS)
+    return DevicePrincipal(device_id, uuid.UUID(cached["organization_id"]), cached["state"])
+
+
+class DeviceTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <access token>` on the agent API."""
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise exceptions.AuthenticationFailed("Use Authorization: Bearer <access token>.")
+        try:
+            claims = verify_jwt(
+                token.strip(),
+                audience=access_token_audience(),
+                typ=ACCESS_TOKEN_TYP,
+                issuer=settings.MDM_ISSUER,
+                options={"require": ["iss", "sub", "aud", "iat", "exp"]},
+            )
+            device_id = uuid.UUID(claims["sub"])
+        except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
+            raise exceptions.AuthenticationFailed("The access token is invalid or has expired.") from exc
+        principal = device_principal(device_id)
+        if principal is None:
+            raise exceptions.AuthenticationFailed("The access token is invalid or has expired.")
+        return principal, claims
+
+    def authenticate_header(self, request):
+        return 'Bearer error="invalid_token"'
+
+
+class IsActiveDevice:
+    """An authenticated device that is not retired (403 `device_retired` at once otherwise)."""
+
+    def has_permission(self, request, view) -> bool:
+        principal = request.user
+        if not isinstance(principal, DevicePrincipal):
+            raise exceptions.NotAuthenticated("An access token is required.")
+        if principal.state != DeviceState.ACTIVE:
+            raise DeviceRetired()
+        return True
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        return True

@@ -1,0 +1,143 @@
+"""Input and output of the agent protocol (shared/spec/agent-protocol.md), validated strictly:
+any wrong type, size or value is a 400 with the field named."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+
+from rest_framework import serializers
+
+from devices.choices import REPORTED_CONTAINER_STATES, Platform
+
+APP_ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)+$")
+SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+class Base64Url32Field(serializers.CharField):
+    """A raw 32-byte public key, base64url without padding."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=64, **kwargs)
+
+    def to_internal_value(self, data):
+        text = super().to_internal_value(data)
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", text):
+            raise serializers.ValidationError("Must be base64url without padding.")
+        try:
+            raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        except (binascii.Error, ValueError) as exc:
+            raise serializers.ValidationError("Must be base64url without padding.") from exc
+        if len(raw) != 32:
+            raise serializers.ValidationError(f"Must be a raw 32-byte key (got {len(raw)} bytes).")
+        return raw
+
+
+class EnrollDeviceSerializer(serializers.Serializer):
+    platform = serializers.ChoiceField(choices=Platform.choices)
+    os_version = serializers.CharField(max_length=32)
+    model = serializers.CharField(max_length=100, allow_blank=True, required=False, default="")
+    agent_version = serializers.CharField(max_length=32)
+
+
+class EnrollKeysSerializer(serializers.Serializer):
+    signing = Base64Url32Field(help_text="Ed25519 public key, raw 32 bytes, base64url.")
+    encryption = Base64Url32Field(help_text="X25519 public key, raw 32 bytes, base64url.")
+
+    def validate_signing(self, value: bytes) -> bytes:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+        try:
+            Ed25519PublicKey.from_public_bytes(value)
+        except ValueError as exc:
+            raise serializers.ValidationError("Not a valid Ed25519 public key.") from exc
+        return value
+
+    def validate_encryption(self, value: bytes) -> bytes:
+        if value == b"\x00" * 32:
+            raise serializers.ValidationError("Not a valid X25519 public key.")
+        return value
+
+
+class EnrollSerializer(serializers.Serializer):
+    token = serializers.CharField(max_length=128)
+    device = EnrollDeviceSerializer()
+    keys = EnrollKeysSerializer()
+
+
+class JwkSerializer(serializers.Serializer):
+    kty = serializers.CharField()
+    crv = serializers.CharField()
+    x = serializers.CharField()
+    kid = serializers.CharField()
+    use = serializers.CharField()
+    alg = serializers.CharField()
+
+
+class JwksSerializer(serializers.Serializer):
+    keys = JwkSerializer(many=True)
+
+
+class OrganizationRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class EnrolledSerializer(serializers.Serializer):
+    device_id = serializers.UUIDField()
+    organization = OrganizationRefSerializer()
+    ownership = serializers.CharField()
+    issuer = serializers.CharField()
+    signing_keys = JwksSerializer()
+    poll_interval_seconds = serializers.IntegerField()
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    assertion = serializers.CharField(max_length=4096, help_text="A JWT signed by the device's Ed25519 key.")
+
+
+class TokenResponseSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    token_type = serializers.CharField()
+    expires_in = serializers.IntegerField()
+
+
+class ComplianceSerializer(serializers.Serializer):
+    passcode_compliant = serializers.BooleanField(required=False)
+    compromised = serializers.BooleanField(required=False)
+    encrypted = serializers.BooleanField(required=False)
+
+
+class WorkAppSerializer(serializers.Serializer):
+    id = serializers.RegexField(APP_ID_PATTERN, max_length=255)
+    version = serializers.CharField(max_length=64)
+    signing_cert_sha256 = serializers.RegexField(SHA256_HEX, required=False, allow_blank=True, default="")
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        value["signing_cert_sha256"] = value["signing_cert_sha256"].lower()
+        return value
+
+
+class CheckinSerializer(serializers.Serializer):
+    """A field left out means "unchanged"."""
+
+    applied_policy_version = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, allow_null=True)
+    container_state = serializers.ChoiceField(choices=REPORTED_CONTAINER_STATES)
+    os_version = serializers.CharField(max_length=32)
+    agent_version = serializers.CharField(max_length=32)
+    compliance = ComplianceSerializer(required=False)
+    work_apps = WorkAppSerializer(many=True, required=False, max_length=500)
+
+
+class CheckinResponseSerializer(serializers.Serializer):
+    policy_version = serializers.IntegerField(allow_null=True)
+    commands_pending = serializers.IntegerField()
+    poll_interval_seconds = serializers.IntegerField()
+    server_time = serializers.DateTimeField()
+
+
+class UnenrollResponseSerializer(serializers.Serializer):
+    device_id = serializers.UUIDField()
+    state = serializers.CharField()

@@ -1,0 +1,158 @@
+"""The agent API (agent protocol v1, sections 1, 2, 3 and 7). Thin: validate, call a service."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from devices.agent_api.authentication import DeviceTokenAuthentication, IsActiveDevice, exchange_assertion
+from devices.agent_api.serializers import (
+    CheckinResponseSerializer,
+    CheckinSerializer,
+    EnrolledSerializer,
+    EnrollSerializer,
+    TokenRequestSerializer,
+    TokenResponseSerializer,
+    UnenrollResponseSerializer,
+)
+from devices.choices import PENDING_COMMAND_STATES
+from devices.models import Device
+from devices.services import CheckinReport, EnrollmentRequest, device_checkin, device_enroll, device_unenroll
+from mdm.lib import ratelimit
+from mdm.lib.http import client_ip
+from mdm.signing import jwks
+
+PROBLEM = OpenApiResponse(description="application/problem+json (RFC 9457), see the protocol's error table.")
+
+
+class AgentApiView(APIView):
+    """Every authenticated agent endpoint: device access token, device not retired, per-device limit."""
+
+    authentication_classes = [DeviceTokenAuthentication]
+    permission_classes = [IsActiveDevice]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        ratelimit.enforce("agent_device", str(request.user.device_id))
+
+    def device_queryset(self):
+        return Device.objects.filter(pk=self.request.user.device_id)
+
+
+@extend_schema(
+    tags=["agent"],
+    request=EnrollSerializer,
+    responses={201: EnrolledSerializer, 400: PROBLEM, 403: PROBLEM, 409: PROBLEM, 410: PROBLEM, 429: PROBLEM},
+    auth=[],
+)
+class EnrollApi(APIView):
+    """Enroll a device with an enrollment token (no credentials; rate limited per client address)."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        address = client_ip(request) or "unknown"
+        ratelimit.enforce("enroll_ip", address)
+        serializer = EnrollSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        device = device_enroll(
+            request=EnrollmentRequest(
+                token=data["token"],
+                platform=data["device"]["platform"],
+                os_version=data["device"]["os_version"],
+                model=data["device"]["model"],
+                agent_version=data["device"]["agent_version"],
+                signing_key=data["keys"]["signing"],
+                encryption_key=data["keys"]["encryption"],
+            ),
+            client_ip=address,
+        )
+        body = {
+            "device_id": str(device.pk),
+            "organization": {"id": str(device.organization_id), "name": device.organization.name},
+            "ownership": device.ownership,
+            "issuer": settings.MDM_ISSUER,
+            "signing_keys": jwks(),
+            "poll_interval_seconds": settings.MDM_POLL_INTERVAL_SECONDS,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(
+    tags=["agent"],
+    request=TokenRequestSerializer,
+    responses={200: TokenResponseSerializer, 400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 429: PROBLEM},
+    auth=[],
+)
+class TokenApi(APIView):
+    """Exchange a device-signed assertion (RFC 7523, EdDSA) for a 15-minute access token."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        ratelimit.enforce("token_ip", client_ip(request) or "unknown")
+        serializer = TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        _, access_token = exchange_assertion(serializer.validated_data["assertion"])
+        body = {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": settings.MDM_ACCESS_TOKEN_SECONDS,
+        }
+        return Response(body, headers={"Cache-Control": "no-store"})
+
+
+@extend_schema(
+    tags=["agent"],
+    request=CheckinSerializer,
+    responses={200: CheckinResponseSerializer, 400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 429: PROBLEM},
+)
+class CheckinApi(AgentApiView):
+    """Report the device's state; learn the current policy version and pending command count."""
+
+    def post(self, request):
+        serializer = CheckinSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        # One query: the device and its pending command count.
+        device = (
+            self.device_queryset()
+            .annotate(pending=Count("commands", filter=Q(commands__state__in=PENDING_COMMAND_STATES)))
+            .get()
+        )
+        device_checkin(
+            device=device,
+            report=CheckinReport(
+                applied_policy_version=data.get("applied_policy_version", device.applied_policy_version),
+                container_state=data["container_state"],
+                os_version=data["os_version"],
+                agent_version=data["agent_version"],
+                compliance=data.get("compliance", device.compliance),
+                work_apps=data.get("work_apps", device.work_apps),
+            ),
+        )
+        body = {
+            "policy_version": device.policy_version,
+            "commands_pending": device.pending,
+            "poll_interval_seconds": settings.MDM_POLL_INTERVAL_SECONDS,
+            "server_time": timezone.now().isoformat().replace("+00:00", "Z"),
+        }
+        return Response(body)
+
+
+@extend_schema(tags=["agent"], request=None, responses={200: UnenrollResponseSerializer, 401: PROBLEM, 403: PROBLEM})
+class UnenrollApi(AgentApiView):
+    """The employee removed the work persona: retire the device and destroy its container key."""
+
+    def post(self, request):
+        device = device_unenroll(device=self.device_queryset().get(), client_ip=client_ip(request))
+        return Response({"device_id": str(device.pk), "state": device.state})

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from devices.choices import Ownership
+from devices.models import Device, EnrollmentToken
+from mdm.lib.durations import parse_duration
+
+
+class PersonaRefSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+
+
+class EnrollmentTokenSerializer(serializers.ModelSerializer):
+    persona = PersonaRefSerializer(allow_null=True)
+    employee = serializers.EmailField(source="employee.email", allow_null=True, default=None)
+    created_by = serializers.EmailField(source="created_by.email", allow_null=True, default=None)
+    status = serializers.CharField()
+
+    class Meta:
+        model = EnrollmentToken
+        fields = [
+            "id", "prefix", "status", "persona", "ownership", "employee", "note", "uses_allowed", "uses_count",
+            "expires_at", "revoked_at", "created_at", "created_by",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+
+class QrPayloadSerializer(serializers.Serializer):
+    v = serializers.IntegerField()
+    server = serializers.CharField()
+    token = serializers.CharField()
+    pin = serializers.CharField()
+
+
+class EnrollmentTokenCreatedSerializer(EnrollmentTokenSerializer):
+    token = serializers.CharField(help_text="The token itself: in this answer only.")
+    qr_payload = QrPayloadSerializer(help_text="What the enrollment QR code encodes: in this answer only.")
+
+    class Meta(EnrollmentTokenSerializer.Meta):
+        fields = [*EnrollmentTokenSerializer.Meta.fields, "token", "qr_payload"]
+        read_only_fields = fields
+
+
+class EnrollmentTokenCreateSerializer(serializers.Serializer):
+    persona = serializers.UUIDField(required=False, allow_null=True)
+    ownership = serializers.ChoiceField(choices=Ownership.choices, default=Ownership.PERSONAL)
+    uses = serializers.IntegerField(min_value=1, max_value=10_000, default=1)
+    expires_in = serializers.CharField(required=False, help_text="How long it stays valid: 30m, 1h, 7d (default 7d).")
+    expires_at = serializers.DateTimeField(required=False)
+    employee = serializers.EmailField(required=False, allow_null=True, help_text="Bind the token to this employee.")
+    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    def validate_expires_in(self, value: str):
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+    def validate(self, attrs):
+        if "expires_in" in attrs and "expires_at" in attrs:
+            raise serializers.ValidationError({"expires_in": ["Give expires_in or expires_at, not both."]})
+        return attrs
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    owner = serializers.EmailField(source="owner.email", allow_null=True, default=None)
+    persona = PersonaRefSerializer(allow_null=True)
+
+    class Meta:
+        model = Device
+        fields = [
+            "id", "name", "owner", "ownership", "platform", "model", "os_version", "agent_version", "persona",
+            "state", "container_state", "policy_version", "applied_policy_version", "compliant", "compliance",
+            "noncompliant_since", "work_apps", "enrolled_at", "last_seen_at", "retired_at",
+        ]  # fmt: skip
+        read_only_fields = fields

@@ -1,0 +1,194 @@
+"""Admin API: enrollment tokens and the device registry."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+
+import segno
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from devices.api.serializers import (
+    DeviceSerializer,
+    EnrollmentTokenCreatedSerializer,
+    EnrollmentTokenCreateSerializer,
+    EnrollmentTokenSerializer,
+)
+from devices.choices import ContainerState, DeviceState, Ownership, Platform
+from devices.models import Device, EnrollmentToken
+from devices.services import (
+    enrollment_qr_payload,
+    enrollment_token_create,
+    enrollment_token_revoke,
+    enrollment_token_secret,
+)
+from mdm.api.errors import Gone
+from mdm.api.permissions import OrgScopedMixin
+from mdm.lib.http import client_ip
+from mdm.models import Membership, User
+from mdm.permissions import Perm
+from personas.models import Persona
+
+
+def qr_svg(payload: dict) -> bytes:
+    buffer = io.BytesIO()
+    segno.make(json.dumps(payload, separators=(",", ":")), error="m").save(
+        buffer, kind="svg", scale=6, border=4, title="Enrollment QR code"
+    )
+    return buffer.getvalue()
+
+
+class EnrollmentTokenListApi(OrgScopedMixin, generics.ListAPIView):
+    """List enrollment tokens, or create one (the token and its QR payload are in the answer only)."""
+
+    required_perms = {"GET": Perm.ENROLLMENT_TOKENS_VIEW, "POST": Perm.ENROLLMENT_TOKENS_MANAGE}
+    serializer_class = EnrollmentTokenSerializer
+
+    def get_queryset(self):
+        return EnrollmentToken.objects.filter(organization=self.organization).select_related(
+            "persona", "employee", "created_by"
+        )
+
+    @extend_schema(request=EnrollmentTokenCreateSerializer, responses={201: EnrollmentTokenCreatedSerializer})
+    def post(self, request):
+        serializer = EnrollmentTokenCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        persona = None
+        if data.get("persona"):
+            persona = Persona.objects.filter(organization=self.organization, pk=data["persona"]).first()
+            if persona is None:
+                raise ValidationError({"persona": ["No such persona."]})
+        employee = None
+        if data.get("employee"):
+            employee = User.objects.filter(email__iexact=data["employee"]).first()
+            if employee is None or not _belongs_to(employee, self.organization):
+                raise ValidationError({"employee": ["No such employee in this organization."]})
+        expires_at = data.get("expires_at")
+        if "expires_in" in data:
+            expires_at = timezone.now() + data["expires_in"]
+        issued = enrollment_token_create(
+            organization=self.organization,
+            persona=persona,
+            ownership=data["ownership"],
+            uses=data["uses"],
+            expires_at=expires_at,
+            employee=employee,
+            note=data["note"],
+            created_by=self.org_context.user,
+            actor=self.org_context.actor,
+            client_ip=client_ip(request),
+        )
+        body = EnrollmentTokenCreatedSerializer(issued.enrollment_token).data
+        body["token"] = issued.token
+        body["qr_payload"] = issued.qr_payload
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+def _belongs_to(user: User, organization) -> bool:
+    """An employee of the organization: a member, or someone with a device or token there."""
+    return (
+        Membership.objects.filter(user=user, organization=organization).exists()
+        or Device.objects.filter(owner=user, organization=organization).exists()
+        or EnrollmentToken.objects.filter(employee=user, organization=organization).exists()
+    )
+
+
+class EnrollmentTokenDetailApi(OrgScopedMixin, APIView):
+    required_perms = {"GET": Perm.ENROLLMENT_TOKENS_VIEW, "DELETE": Perm.ENROLLMENT_TOKENS_MANAGE}
+
+    def _get(self, pk) -> EnrollmentToken:
+        return get_object_or_404(EnrollmentToken.objects.filter(organization=self.organization), pk=pk)
+
+    @extend_schema(responses=EnrollmentTokenSerializer)
+    def get(self, request, pk):
+        return Response(EnrollmentTokenSerializer(self._get(pk)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk):
+        enrollment_token_revoke(
+            enrollment_token=self._get(pk), actor=self.org_context.actor, client_ip=client_ip(request)
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EnrollmentTokenQrApi(OrgScopedMixin, APIView):
+    required_perms = {"GET": Perm.ENROLLMENT_TOKENS_MANAGE}
+
+    @extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.BINARY, 410: OpenApiResponse(description="problem")})
+    def get(self, request, pk):
+        """The enrollment QR code, only while the token can still be used."""
+        record = get_object_or_404(EnrollmentToken.objects.filter(organization=self.organization), pk=pk)
+        secret = enrollment_token_secret(record)
+        if secret is None:
+            raise Gone(detail=f"This enrollment token is {record.status}: it has no QR code any more.")
+        response = HttpResponse(qr_svg(enrollment_qr_payload(secret)), content_type="image/svg+xml")
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+def _choice(params, name: str, choices: list[str]) -> str | None:
+    value = params.get(name)
+    if value and value not in choices:
+        raise ValidationError({name: [f"One of: {', '.join(choices)}."]})
+    return value or None
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("state", OpenApiTypes.STR, enum=DeviceState.values),
+        OpenApiParameter("container_state", OpenApiTypes.STR, enum=ContainerState.values),
+        OpenApiParameter("compliant", OpenApiTypes.BOOL),
+        OpenApiParameter("persona", OpenApiTypes.UUID),
+        OpenApiParameter("owner", OpenApiTypes.STR, description="The owner's e-mail address."),
+        OpenApiParameter("platform", OpenApiTypes.STR, enum=Platform.values),
+        OpenApiParameter("ownership", OpenApiTypes.STR, enum=Ownership.values),
+        OpenApiParameter("q", OpenApiTypes.STR, description="Part of the name or model."),
+    ]
+)
+class DeviceListApi(OrgScopedMixin, generics.ListAPIView):
+    """The device registry, newest enrollment first."""
+
+    required_perms = {"GET": Perm.DEVICES_VIEW}
+    serializer_class = DeviceSerializer
+
+    def get_queryset(self):
+        params = self.request.query_params
+        qs = Device.objects.filter(organization=self.organization).select_related("owner", "persona")
+        if state := _choice(params, "state", DeviceState.values):
+            qs = qs.filter(state=state)
+        if container_state := _choice(params, "container_state", ContainerState.values):
+            qs = qs.filter(container_state=container_state)
+        if compliant := _choice(params, "compliant", ["true", "false"]):
+            qs = qs.filter(compliant=compliant == "true")
+        if platform := _choice(params, "platform", Platform.values):
+            qs = qs.filter(platform=platform)
+        if ownership := _choice(params, "ownership", Ownership.values):
+            qs = qs.filter(ownership=ownership)
+        if persona := params.get("persona"):
+            try:
+                qs = qs.filter(persona_id=uuid.UUID(persona))
+            except ValueError as exc:
+                raise ValidationError({"persona": ["Must be a persona id."]}) from exc
+        if owner := params.get("owner"):
+            qs = qs.filter(owner__email__iexact=owner)
+        if q := params.get("q", "").strip():
+            qs = qs.filter(name__icontains=q) | qs.filter(model__icontains=q)
+        return qs.order_by("-enrolled_at", "id")
+
+
+class DeviceDetailApi(OrgScopedMixin, generics.RetrieveAPIView):
+    required_perms = {"GET": Perm.DEVICES_VIEW}
+    serializer_class = DeviceSerializer
+
+    def get_queryset(self):
+        return Device.objects.filter(organization=self.organization).select_related("owner", "persona")

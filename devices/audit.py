@@ -1,0 +1,21 @@
+"""The audit actions of the devices app and the detail keys each may record."""
+
+from mdm.audit import register_actions
+
+register_actions(
+    {
+        "enrollment_token.created": {
+            "prefix",
+            "persona",
+            "ownership",
+            "uses_allowed",
+            "expires_at",
+            "employee",
+            "note",
+        },
+        "enrollment_token.revoked": {"prefix"},
+        "device.enrolled": {"platform", "model", "os_version", "ownership", "persona", "token_prefix", "owner"},
+        "device.unenrolled": {"reason"},
+        "device.retired": {"reason"},
+    }
+)

@@ -1,0 +1,42 @@
+from django.db import models
+
+
+class Ownership(models.TextChoices):
+    PERSONAL = "personal", "Personal (BYOD)"
+    CORPORATE = "corporate", "Corporate-owned"
+
+
+class Platform(models.TextChoices):
+    ANDROID = "android", "Android"
+    IOS = "ios", "iOS"
+    WINDOWS = "windows", "Windows"
+    MACOS = "macos", "macOS"
+    LINUX = "linux", "Linux"
+
+
+class DeviceState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    RETIRED = "retired", "Retired"
+
+
+class ContainerState(models.TextChoices):
+    PENDING = "pending", "Pending (not reported yet)"
+    ACTIVE = "active", "Active"
+    LOCKED = "locked", "Locked"
+    WIPE_PENDING = "wipe_pending", "Wipe pending"
+    WIPED = "wiped", "Wiped"
+
+
+# What an agent may report in a check-in (the server alone decides wipe_pending).
+REPORTED_CONTAINER_STATES = ["active", "locked", "wiped"]
+
+
+class CommandState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    DELIVERED = "delivered", "Delivered"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    ERROR = "error", "Error"
+    EXPIRED = "expired", "Expired"
+
+
+PENDING_COMMAND_STATES = [CommandState.QUEUED, CommandState.DELIVERED]

@@ -1,0 +1,147 @@
+"""Enrollment tokens, the device registry, and each device's commands."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from devices.choices import CommandState, ContainerState, DeviceState, Ownership, Platform
+
+
+class EnrollmentToken(models.Model):
+    """A secret that lets one (or `uses_allowed`) devices enroll into an organization.
+
+    The token (`mdmet_` + 256 random bits) is looked up by its SHA-256 hash. While it can still
+    be used, it is also kept wrapped under the KEK so that its QR code can be shown again to the
+    admin who made it; the wrapped copy is erased once the token is used up or revoked, and
+    refused once it has expired.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="enrollment_tokens")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=16, editable=False)
+    wrapped_token = models.BinaryField(null=True, editable=False)
+    persona = models.ForeignKey("personas.Persona", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    ownership = models.CharField(max_length=16, choices=Ownership.choices, default=Ownership.PERSONAL)
+    employee = models.ForeignKey("mdm.User", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    note = models.CharField(max_length=200, blank=True)
+    uses_allowed = models.PositiveIntegerField(default=1)
+    uses_count = models.PositiveIntegerField(default=0)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey("mdm.User", on_delete=models.SET_NULL, null=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(uses_count__lte=models.F("uses_allowed")), name="token_uses_le")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}... ({self.status})"
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.uses_count >= self.uses_allowed:
+            return "used"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "usable"
+
+
+class Device(models.Model):
+    """One enrolled device: its identity keys, persona, and what it last reported.
+
+    A personally owned device stores no serial number or hardware identifier: the protocol
+    has no field for one, by design. Identity is the Ed25519 key the agent generated.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="devices")
+    name = models.CharField(max_length=120)
+    owner = models.ForeignKey("mdm.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="devices")
+    ownership = models.CharField(max_length=16, choices=Ownership.choices)
+    platform = models.CharField(max_length=16, choices=Platform.choices)
+    model = models.CharField(max_length=100, blank=True)
+    os_version = models.CharField(max_length=32, blank=True)
+    agent_version = models.CharField(max_length=32, blank=True)
+    signing_public_key = models.BinaryField(unique=True)
+    encryption_public_key = models.BinaryField()
+    persona = models.ForeignKey("personas.Persona", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    enrollment_token = models.ForeignKey(EnrollmentToken, on_delete=models.SET_NULL, null=True, related_name="devices")
+    state = models.CharField(max_length=16, choices=DeviceState.choices, default=DeviceState.ACTIVE)
+    container_state = models.CharField(max_length=16, choices=ContainerState.choices, default=ContainerState.PENDING)
+    # The newest policy version issued to the device, and the one it reports as applied.
+    policy_version = models.PositiveIntegerField(null=True, blank=True)
+    applied_policy_version = models.PositiveIntegerField(null=True, blank=True)
+    compliance = models.JSONField(default=dict, blank=True)
+    compliant = models.BooleanField(null=True)
+    noncompliant_since = models.DateTimeField(null=True, blank=True)
+    work_apps = models.JSONField(default=list, blank=True)
+    enrolled_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-enrolled_at", "id"]
+        indexes = [
+            models.Index(fields=["organization", "state", "-enrolled_at"], name="device_org_state"),
+            models.Index(fields=["organization", "last_seen_at"], name="device_org_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.state == DeviceState.ACTIVE
+
+
+class UsedAssertion(models.Model):
+    """A device assertion's `jti`, remembered until the assertion expires, so it is never
+    accepted twice (the unique constraint is the replay check)."""
+
+    organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="+")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+")
+    jti = models.CharField(max_length=128)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device", "jti"], name="assertion_jti_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.jti} (until {self.expires_at:%Y-%m-%d %H:%M})"
+
+
+class Command(models.Model):
+    """The outbox of work for one device, written in the same transaction as its cause.
+
+    `queued -> delivered -> acknowledged | error | expired`; `not_now` puts it back to queued.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="+")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="commands")
+    type = models.CharField(max_length=32)
+    payload = models.JSONField(default=dict)
+    priority = models.PositiveSmallIntegerField(default=50)  # lower runs first; wipe is 0
+    state = models.CharField(max_length=16, choices=CommandState.choices, default=CommandState.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    detail = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["priority", "created_at", "id"]
+        indexes = [models.Index(fields=["device", "state", "priority", "created_at"], name="command_device_pending")]
+
+    def __str__(self) -> str:
+        return f"{self.type} ({self.state})"

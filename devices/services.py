@@ -1,0 +1,331 @@
+"""Operations on enrollment tokens and devices. Each runs in one transaction and writes its
+audit event."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from devices.choices import ContainerState, DeviceState, Ownership, Platform
+from devices.compliance import evaluate_compliance
+from devices.models import Device, EnrollmentToken
+from mdm.audit import audit_event_record
+from mdm.keyring import keyring
+from mdm.models import Organization, User
+from mdm.services import ServiceError
+from mdm.signing import public_key_pin, signing_key_current
+from personas.models import Persona
+
+ENROLLMENT_TOKEN_PREFIX = "mdmet_"
+MAX_TOKEN_USES = 10_000
+MAX_TOKEN_LIFETIME = timedelta(days=90)
+DEFAULT_TOKEN_LIFETIME = timedelta(days=7)
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _token_context(token_id) -> str:
+    return f"enrollment-token|{token_id}"
+
+
+def enrollment_qr_payload(token: str) -> dict:
+    """What the enrollment QR code encodes (agent protocol, section 1)."""
+    key = signing_key_current()
+    return {"v": 1, "server": settings.MDM_ISSUER, "token": token, "pin": public_key_pin(bytes(key.public_key))}
+
+
+@dataclass(frozen=True)
+class IssuedEnrollmentToken:
+    enrollment_token: EnrollmentToken
+    token: str  # shown once
+    qr_payload: dict
+
+
+@transaction.atomic
+def enrollment_token_create(
+    *,
+    organization: Organization,
+    persona: Persona | None = None,
+    ownership: str = Ownership.PERSONAL,
+    uses: int = 1,
+    expires_at: datetime | None = None,
+    employee: User | None = None,
+    note: str = "",
+    created_by: User | None = None,
+    actor: dict[str, str] | None = None,
+    client_ip: str | None = None,
+) -> IssuedEnrollmentToken:
+    now = timezone.now()
+    expires_at = expires_at or now + DEFAULT_TOKEN_LIFETIME
+    if ownership not in Ownership.values:
+        raise ServiceError(f"Ownership must be one of: {', '.join(Ownership.values)}.", field="ownership")
+    if not 1 <= uses <= MAX_TOKEN_USES:
+        raise ServiceError(f"Uses must be between 1 and {MAX_TOKEN_USES}.", field="uses")
+    if expires_at <= now:
+        raise ServiceError("The expiry must be in the future.", field="expires_at")
+    if expires_at - now > MAX_TOKEN_LIFETIME:
+        raise ServiceError(f"A token may live at most {MAX_TOKEN_LIFETIME.days} days.", field="expires_at")
+    if persona is not None and persona.organization_id != organization.pk:
+        raise ServiceError("No such persona.", field="persona")
+    if employee is not None and uses != 1:
+        raise ServiceError("A token bound to one employee is for one device: uses must be 1.", field="uses")
+    token = ENROLLMENT_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    record = EnrollmentToken(
+        organization=organization,
+        token_hash=_hash(token),
+        prefix=token[:12],
+        persona=persona,
+        ownership=ownership,
+        employee=employee,
+        note=note.strip()[:200],
+        uses_allowed=uses,
+        expires_at=expires_at,
+        created_by=created_by,
+    )
+    record.wrapped_token = keyring().wrap(token.encode(), context=_token_context(record.id))
+    record.save(force_insert=True)
+    audit_event_record(
+        organization=organization,
+        action="enrollment_token.created",
+        actor=actor,
+        target=record,
+        details={
+            "prefix": record.prefix,
+            "persona": persona.name if persona else None,
+            "ownership": ownership,
+            "uses_allowed": uses,
+            "expires_at": expires_at.isoformat(),
+            "employee": employee.email if employee else None,
+            "note": record.note,
+        },
+        client_ip=client_ip,
+    )
+    return IssuedEnrollmentToken(record, token, enrollment_qr_payload(token))
+
+
+@transaction.atomic
+def enrollment_token_revoke(
+    *, enrollment_token: EnrollmentToken, actor: dict[str, str] | None = None, client_ip: str | None = None
+) -> EnrollmentToken:
+    record = EnrollmentToken.objects.select_for_update().get(pk=enrollment_token.pk)
+    if record.revoked_at is not None:
+        return record
+    record.revoked_at = timezone.now()
+    record.wrapped_token = None
+    record.save(update_fields=["revoked_at", "wrapped_token"])
+    audit_event_record(
+        organization=record.organization,
+        action="enrollment_token.revoked",
+        actor=actor,
+        target=record,
+        details={"prefix": record.prefix},
+        client_ip=client_ip,
+    )
+    return record
+
+
+def enrollment_token_secret(enrollment_token: EnrollmentToken) -> str | None:
+    """The token itself, while it can still be used (for its QR code); None once it cannot."""
+    if enrollment_token.status != "usable" or enrollment_token.wrapped_token is None:
+        return None
+    return keyring().unwrap(enrollment_token.wrapped_token, context=_token_context(enrollment_token.pk)).decode()
+
+
+@dataclass(frozen=True)
+class EnrollmentRequest:
+    token: str
+    platform: str
+    os_version: str
+    model: str
+    agent_version: str
+    signing_key: bytes
+    encryption_key: bytes
+
+
+def _device_name(request: EnrollmentRequest, device_id) -> str:
+    label = request.model or Platform(request.platform).label
+    return f"{label} {str(device_id)[:4]}"
+
+
+def device_enroll(*, request: EnrollmentRequest, client_ip: str | None = None) -> Device:
+    """Enroll a device with an enrollment token (agent protocol, section 1).
+
+    The token's use is counted by one conditional UPDATE: of two agents racing for its last
+    use, exactly one gets the row, the other is told the token is used up.
+    """
+    token_hash = _hash(request.token) if request.token.startswith(ENROLLMENT_TOKEN_PREFIX) else None
+    with transaction.atomic():
+        record = (
+            EnrollmentToken.objects.select_related("organization", "persona", "employee")
+            .filter(token_hash=token_hash)
+            .first()
+            if token_hash
+            else None
+        )
+        if record is None or record.revoked_at is not None:
+            raise ServiceError("The enrollment token is not valid.", code="enrollment_token_invalid", status=403)
+        now = timezone.now()
+        claimed = EnrollmentToken.objects.filter(
+            pk=record.pk, revoked_at__isnull=True, expires_at__gt=now, uses_count__lt=F("uses_allowed")
+        ).update(uses_count=F("uses_count") + 1)
+        if not claimed:
+            record.refresh_from_db(fields=["uses_count", "expires_at"])
+            if record.expires_at <= now:
+                raise ServiceError("The enrollment token has expired.", code="enrollment_token_expired", status=410)
+            raise ServiceError("The enrollment token is used up.", code="enrollment_token_used", status=410)
+        if record.uses_count + 1 >= record.uses_allowed:
+            # Used up: the wrapped copy kept for its QR code goes now.
+            EnrollmentToken.objects.filter(pk=record.pk).update(wrapped_token=None)
+        device = Device(
+            organization=record.organization,
+            owner=record.employee,
+            ownership=record.ownership,
+            platform=request.platform,
+            model=request.model,
+            os_version=request.os_version,
+            agent_version=request.agent_version,
+            signing_public_key=request.signing_key,
+            encryption_public_key=request.encryption_key,
+            persona=record.persona,
+            enrollment_token=record,
+            enrolled_at=now,
+        )
+        device.name = _device_name(request, device.id)
+        try:
+            with transaction.atomic():
+                device.save(force_insert=True)
+        except IntegrityError as exc:
+            raise ServiceError(
+                "This signing key is already enrolled; generate new keys.", code="key_in_use", status=409
+            ) from exc
+        audit_event_record(
+            organization=record.organization,
+            action="device.enrolled",
+            actor={"actor_type": "device", "actor_id": str(device.pk), "actor_label": device.name},
+            target=device,
+            details={
+                "platform": device.platform,
+                "model": device.model,
+                "os_version": device.os_version,
+                "ownership": device.ownership,
+                "persona": record.persona.name if record.persona else None,
+                "token_prefix": record.prefix,
+                "owner": record.employee.email if record.employee else None,
+            },
+            client_ip=client_ip,
+        )
+    return device
+
+
+def device_state_cache_key(device_id) -> str:
+    return f"mdm:device-state:{device_id}"
+
+
+def _publish_device_state(device: Device) -> None:
+    """After commit, overwrite the agent API's cached state of the device, so a retired device
+    is refused at once (overwriting, not deleting, beats a request that read the old row)."""
+    value = {"organization_id": str(device.organization_id), "state": device.state}
+    transaction.on_commit(lambda: cache.set(device_state_cache_key(device.pk), value, 30))
+
+
+@transaction.atomic
+def device_retire(
+    *,
+    device: Device,
+    action: str = "device.retired",
+    reason: str = "",
+    actor: dict[str, str] | None = None,
+    client_ip: str | None = None,
+) -> Device:
+    """Retire a device: its credentials stop working at once (the state cache is dropped on
+    commit). Retiring a retired device changes nothing."""
+    device = Device.objects.select_for_update().get(pk=device.pk)
+    if device.state == DeviceState.RETIRED:
+        return device
+    device.state = DeviceState.RETIRED
+    device.retired_at = timezone.now()
+    device.save(update_fields=["state", "retired_at"])
+    _publish_device_state(device)
+    for hook in DEVICE_RETIRED_HOOKS:
+        hook(device=device)
+    audit_event_record(
+        organization=device.organization,
+        action=action,
+        actor=actor,
+        target=device,
+        details={"reason": reason},
+        client_ip=client_ip,
+    )
+    return device
+
+
+# Called inside the retiring transaction (the container keys' owner destroys them here).
+DEVICE_RETIRED_HOOKS: list = []
+
+
+def device_unenroll(*, device: Device, client_ip: str | None = None) -> Device:
+    """The employee removed the work persona on the device (agent protocol, section 7)."""
+    return device_retire(
+        device=device,
+        action="device.unenrolled",
+        reason="removed on the device",
+        actor={"actor_type": "device", "actor_id": str(device.pk), "actor_label": device.name},
+        client_ip=client_ip,
+    )
+
+
+@dataclass(frozen=True)
+class CheckinReport:
+    applied_policy_version: int | None
+    container_state: str
+    os_version: str
+    agent_version: str
+    compliance: dict
+    work_apps: list
+
+
+def device_checkin(*, device: Device, report: CheckinReport) -> Device:
+    """Record a check-in (agent protocol, section 3) without a write storm.
+
+    Only what changed is written; a check-in that changes nothing refreshes `last_seen_at` at
+    most once a minute. `device` must be fresh (the view loads it in the same request).
+    """
+    now = timezone.now()
+    changes: dict = {}
+    reported = {
+        "applied_policy_version": report.applied_policy_version,
+        "os_version": report.os_version,
+        "agent_version": report.agent_version,
+        "compliance": report.compliance,
+        "work_apps": report.work_apps,
+    }
+    for field, value in reported.items():
+        if getattr(device, field) != value:
+            changes[field] = value
+    # The server alone leaves wipe_pending (when the wipe is acknowledged), so a stale report of
+    # "active" cannot cancel a wipe in flight.
+    if device.container_state != ContainerState.WIPE_PENDING and device.container_state != report.container_state:
+        changes["container_state"] = report.container_state
+    compliant, _ = evaluate_compliance(device=device, facts=report.compliance, os_version=report.os_version)
+    if compliant != device.compliant:
+        changes["compliant"] = compliant
+        changes["noncompliant_since"] = None if compliant else now
+    stale = device.last_seen_at is None or (now - device.last_seen_at).total_seconds() >= (
+        settings.MDM_LAST_SEEN_WRITE_SECONDS
+    )
+    if changes or stale:
+        changes["last_seen_at"] = now
+        Device.objects.filter(pk=device.pk).update(**changes)
+        for field, value in changes.items():
+            setattr(device, field, value)
+    return device
