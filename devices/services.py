@@ -234,8 +234,10 @@ def device_state_cache_key(device_id) -> str:
 def _publish_device_state(device: Device) -> None:
     """After commit, overwrite the agent API's cached state of the device, so a retired device
     is refused at once (overwriting, not deleting, beats a request that read the old row)."""
+    key = device_state_cache_key(device.pk)
     value = {"organization_id": str(device.organization_id), "state": device.state}
-    transaction.on_commit(lambda: cache.set(device_state_cache_key(device.pk), value, 30))
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.set(key, value, 30))
 
 
 @transaction.atomic

@@ -50,6 +50,14 @@ def make_user(email: str) -> User:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters, cached device states and JWKS must not leak from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """Production's PBKDF2 costs ~0.3 s a password by design; tests make many users."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -15,7 +15,23 @@ APP_ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)+$")
 SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
-class Base64Url32Field(serializers.CharField):
+class StrictCharField(serializers.CharField):
+    """A JSON string only: DRF would turn 7 or true into "7" or "True"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictRegexField(serializers.RegexField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class Base64Url32Field(StrictCharField):
     """A raw 32-byte public key, base64url without padding."""
 
     def __init__(self, **kwargs):
@@ -36,9 +52,9 @@ class Base64Url32Field(serializers.CharField):
 
 class EnrollDeviceSerializer(serializers.Serializer):
     platform = serializers.ChoiceField(choices=Platform.choices)
-    os_version = serializers.CharField(max_length=32)
-    model = serializers.CharField(max_length=100, allow_blank=True, required=False, default="")
-    agent_version = serializers.CharField(max_length=32)
+    os_version = StrictCharField(max_length=32)
+    model = StrictCharField(max_length=100, allow_blank=True, required=False, default="")
+    agent_version = StrictCharField(max_length=32)
 
 
 class EnrollKeysSerializer(serializers.Serializer):
@@ -61,7 +77,7 @@ class EnrollKeysSerializer(serializers.Serializer):
 
 
 class EnrollSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=128)
+    token = StrictCharField(max_length=128)
     device = EnrollDeviceSerializer()
     keys = EnrollKeysSerializer()
 
@@ -94,7 +110,7 @@ class EnrolledSerializer(serializers.Serializer):
 
 
 class TokenRequestSerializer(serializers.Serializer):
-    assertion = serializers.CharField(max_length=4096, help_text="A JWT signed by the device's Ed25519 key.")
+    assertion = StrictCharField(max_length=4096, help_text="A JWT signed by the device's Ed25519 key.")
 
 
 class TokenResponseSerializer(serializers.Serializer):
@@ -103,16 +119,25 @@ class TokenResponseSerializer(serializers.Serializer):
     expires_in = serializers.IntegerField()
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only: "no", 0 or "false" from an agent is a bug to report, not to guess."""
+
+    def to_internal_value(self, data):
+        if data is True or data is False:
+            return data
+        self.fail("invalid", input=data)
+
+
 class ComplianceSerializer(serializers.Serializer):
-    passcode_compliant = serializers.BooleanField(required=False)
-    compromised = serializers.BooleanField(required=False)
-    encrypted = serializers.BooleanField(required=False)
+    passcode_compliant = StrictBooleanField(required=False)
+    compromised = StrictBooleanField(required=False)
+    encrypted = StrictBooleanField(required=False)
 
 
 class WorkAppSerializer(serializers.Serializer):
-    id = serializers.RegexField(APP_ID_PATTERN, max_length=255)
-    version = serializers.CharField(max_length=64)
-    signing_cert_sha256 = serializers.RegexField(SHA256_HEX, required=False, allow_blank=True, default="")
+    id = StrictRegexField(APP_ID_PATTERN, max_length=255)
+    version = StrictCharField(max_length=64)
+    signing_cert_sha256 = StrictRegexField(SHA256_HEX, required=False, allow_blank=True, default="")
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
@@ -125,8 +150,8 @@ class CheckinSerializer(serializers.Serializer):
 
     applied_policy_version = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, allow_null=True)
     container_state = serializers.ChoiceField(choices=REPORTED_CONTAINER_STATES)
-    os_version = serializers.CharField(max_length=32)
-    agent_version = serializers.CharField(max_length=32)
+    os_version = StrictCharField(max_length=32)
+    agent_version = StrictCharField(max_length=32)
     compliance = ComplianceSerializer(required=False)
     work_apps = WorkAppSerializer(many=True, required=False, max_length=500)
 

@@ -35,8 +35,10 @@ class QrPayloadSerializer(serializers.Serializer):
 
 
 class EnrollmentTokenCreatedSerializer(EnrollmentTokenSerializer):
-    token = serializers.CharField(help_text="The token itself: in this answer only.")
-    qr_payload = QrPayloadSerializer(help_text="What the enrollment QR code encodes: in this answer only.")
+    token = serializers.CharField(read_only=True, help_text="The token itself: in this answer only.")
+    qr_payload = QrPayloadSerializer(
+        read_only=True, help_text="What the enrollment QR code encodes: in this answer only."
+    )
 
     class Meta(EnrollmentTokenSerializer.Meta):
         fields = [*EnrollmentTokenSerializer.Meta.fields, "token", "qr_payload"]
