@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from devices.choices import ContainerState, DeviceState, Ownership, Platform
 from devices.compliance import evaluate_compliance
-from devices.models import Device, EnrollmentToken
+from devices.models import Device, EnrollmentToken, UsedAssertion
 from mdm.audit import audit_event_record
 from mdm.keyring import keyring
 from mdm.models import Organization, User
@@ -331,3 +331,14 @@ def device_checkin(*, device: Device, report: CheckinReport) -> Device:
         for field, value in changes.items():
             setattr(device, field, value)
     return device
+
+
+def used_assertions_purge(*, now: datetime | None = None) -> int:
+    deleted, _ = UsedAssertion.objects.filter(expires_at__lt=now or timezone.now()).delete()
+    return deleted
+
+
+def enrollment_tokens_forget_expired(*, now: datetime | None = None) -> int:
+    return EnrollmentToken.objects.filter(expires_at__lte=now or timezone.now(), wrapped_token__isnull=False).update(
+        wrapped_token=None
+    )

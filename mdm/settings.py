@@ -225,6 +225,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "mdm.tasks.audit_chains_verify_task",
         "schedule": crontab(hour=3, minute=17),
     },
+    "used-assertions-purge": {
+        "task": "devices.tasks.used_assertions_purge_task",
+        "schedule": crontab(minute=7),
+    },
+    "enrollment-tokens-forget-expired": {
+        "task": "devices.tasks.enrollment_tokens_forget_expired_task",
+        "schedule": crontab(minute="*/15"),
+    },
 }
 
 # --- Auth, sessions, security ---------------------------------------------------------------------
