@@ -6,5 +6,5 @@ class DevicesConfig(AppConfig):
     verbose_name = "Devices"
 
     def ready(self) -> None:
-        from devices import audit  # noqa: F401  (declares the app's audit actions)
+        from devices import audit, keys, services  # noqa: F401  (audit actions, wrapped secrets for KEK rotation)
         from devices.agent_api import schema  # noqa: F401  (the agent's auth scheme in OpenAPI)

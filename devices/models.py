@@ -86,6 +86,8 @@ class Device(models.Model):
     work_apps = models.JSONField(default=list, blank=True)
     enrolled_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    # Set by a beat task when the device has not checked in for MDM_SILENT_AFTER_HOURS.
+    silent = models.BooleanField(default=False)
     retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -119,6 +121,42 @@ class UsedAssertion(models.Model):
         return f"{self.jti} (until {self.expires_at:%Y-%m-%d %H:%M})"
 
 
+class Push(models.Model):
+    """The delivery of one persona revision to the persona's devices, fanned out in batches.
+
+    `cursor` is the last device id done: a batch and its cursor commit together, so a task that
+    is run again (redelivered, or its worker killed) resumes after the last committed batch.
+    A newer push for the same persona supersedes this one while it is still running.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        SUPERSEDED = "superseded", "Superseded by a newer push"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="+")
+    persona = models.ForeignKey("personas.Persona", on_delete=models.CASCADE, related_name="+")
+    persona_revision = models.PositiveIntegerField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    targeted = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    cursor = models.UUIDField(null=True, blank=True)
+    batches = models.PositiveIntegerField(default=0)
+    requested_by = models.CharField(max_length=254, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "id"]
+        indexes = [models.Index(fields=["persona", "state"], name="push_persona_state")]
+
+    def __str__(self) -> str:
+        return f"push of {self.persona_id} r{self.persona_revision} ({self.state})"
+
+
 class Command(models.Model):
     """The outbox of work for one device, written in the same transaction as its cause.
 
@@ -138,6 +176,7 @@ class Command(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    push = models.ForeignKey(Push, on_delete=models.SET_NULL, null=True, blank=True, related_name="commands")
 
     class Meta:
         ordering = ["priority", "created_at", "id"]
@@ -145,3 +184,61 @@ class Command(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} ({self.state})"
+
+
+class ContainerKey(models.Model):
+    """One version of a device's corporate-container data key (256-bit, AES-256-GCM).
+
+    Stored only wrapped under the KEK, with the key id and version as associated data.
+    `active -> retired -> destroyed`; destroying erases the wrapped bytes (crypto-shredding).
+    """
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+        DESTROYED = "destroyed", "Destroyed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="+")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="container_keys")
+    version = models.PositiveIntegerField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    wrapped_key = models.BinaryField(null=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["device", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["device", "version"], name="container_key_version_unique"),
+            models.UniqueConstraint(
+                fields=["device"], condition=models.Q(state="active"), name="container_key_one_active"
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "created_at"], name="container_key_due")]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} v{self.version} ({self.state})"
+
+
+class PolicyVersion(models.Model):
+    """One signed policy document issued to one device; versions strictly increase per device."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="+")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="policy_versions")
+    version = models.PositiveIntegerField()
+    persona = models.ForeignKey("personas.Persona", on_delete=models.SET_NULL, null=True, related_name="+")
+    persona_revision = models.PositiveIntegerField()
+    document = models.JSONField()
+    jws = models.TextField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["device", "-version"]
+        constraints = [models.UniqueConstraint(fields=["device", "version"], name="policy_version_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} v{self.version}"

@@ -16,13 +16,16 @@ from django.utils import timezone
 
 from devices.choices import ContainerState, DeviceState, Ownership, Platform
 from devices.compliance import evaluate_compliance
+from devices.keys import container_key_create, container_keys_destroy
 from devices.models import Device, EnrollmentToken, UsedAssertion
+from devices.policy import policy_issue
 from mdm.audit import audit_event_record
-from mdm.keyring import keyring
+from mdm.keyring import keyring, register_wrapped
 from mdm.models import Organization, User
 from mdm.services import ServiceError
 from mdm.signing import public_key_pin, signing_key_current
 from personas.models import Persona
+from personas.services import default_persona
 
 ENROLLMENT_TOKEN_PREFIX = "mdmet_"
 MAX_TOKEN_USES = 10_000
@@ -36,6 +39,9 @@ def _hash(token: str) -> str:
 
 def _token_context(token_id) -> str:
     return f"enrollment-token|{token_id}"
+
+
+register_wrapped("devices.EnrollmentToken", "wrapped_token", lambda row: _token_context(row.pk))
 
 
 def enrollment_qr_payload(token: str) -> dict:
@@ -196,7 +202,7 @@ def device_enroll(*, request: EnrollmentRequest, client_ip: str | None = None) -
             agent_version=request.agent_version,
             signing_public_key=request.signing_key,
             encryption_public_key=request.encryption_key,
-            persona=record.persona,
+            persona=record.persona or default_persona(record.organization_id),
             enrollment_token=record,
             enrolled_at=now,
         )
@@ -208,6 +214,8 @@ def device_enroll(*, request: EnrollmentRequest, client_ip: str | None = None) -
             raise ServiceError(
                 "This signing key is already enrolled; generate new keys.", code="key_in_use", status=409
             ) from exc
+        container_key_create(device=device)
+        policy_issue(device=device)
         audit_event_record(
             organization=record.organization,
             action="device.enrolled",
@@ -218,7 +226,7 @@ def device_enroll(*, request: EnrollmentRequest, client_ip: str | None = None) -
                 "model": device.model,
                 "os_version": device.os_version,
                 "ownership": device.ownership,
-                "persona": record.persona.name if record.persona else None,
+                "persona": device.persona.name if device.persona else None,
                 "token_prefix": record.prefix,
                 "owner": record.employee.email if record.employee else None,
             },
@@ -250,7 +258,7 @@ def device_retire(
     client_ip: str | None = None,
 ) -> Device:
     """Retire a device: its credentials stop working at once (the state cache is dropped on
-    commit). Retiring a retired device changes nothing."""
+    commit) and its container keys are destroyed. Retiring a retired device changes nothing."""
     device = Device.objects.select_for_update().get(pk=device.pk)
     if device.state == DeviceState.RETIRED:
         return device
@@ -258,8 +266,7 @@ def device_retire(
     device.retired_at = timezone.now()
     device.save(update_fields=["state", "retired_at"])
     _publish_device_state(device)
-    for hook in DEVICE_RETIRED_HOOKS:
-        hook(device=device)
+    container_keys_destroy(device=device)
     audit_event_record(
         organization=device.organization,
         action=action,
@@ -269,10 +276,6 @@ def device_retire(
         client_ip=client_ip,
     )
     return device
-
-
-# Called inside the retiring transaction (the container keys' owner destroys them here).
-DEVICE_RETIRED_HOOKS: list = []
 
 
 def device_unenroll(*, device: Device, client_ip: str | None = None) -> Device:
@@ -325,6 +328,8 @@ def device_checkin(*, device: Device, report: CheckinReport) -> Device:
     stale = device.last_seen_at is None or (now - device.last_seen_at).total_seconds() >= (
         settings.MDM_LAST_SEEN_WRITE_SECONDS
     )
+    if device.silent:
+        changes["silent"] = False
     if changes or stale:
         changes["last_seen_at"] = now
         Device.objects.filter(pk=device.pk).update(**changes)
@@ -342,3 +347,9 @@ def enrollment_tokens_forget_expired(*, now: datetime | None = None) -> int:
     return EnrollmentToken.objects.filter(expires_at__lte=now or timezone.now(), wrapped_token__isnull=False).update(
         wrapped_token=None
     )
+
+
+def devices_mark_silent(*, now: datetime | None = None) -> int:
+    """Flag active devices that have not checked in for MDM_SILENT_AFTER_HOURS."""
+    threshold = (now or timezone.now()) - timedelta(hours=settings.MDM_SILENT_AFTER_HOURS)
+    return Device.objects.filter(state=DeviceState.ACTIVE, silent=False, last_seen_at__lt=threshold).update(silent=True)

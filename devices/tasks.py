@@ -4,16 +4,43 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from devices.services import enrollment_tokens_forget_expired, used_assertions_purge
+from devices import delivery, keys, push, services
+
+
+@shared_task
+def push_fanout_task(push_id: str) -> dict:
+    """Fan a push out to its devices in batches; run again, it resumes where it stopped."""
+    done = push.push_run(push_id)
+    return {"state": done.state, "processed": done.processed, "batches": done.batches}
+
+
+@shared_task
+def commands_expire_task() -> int:
+    return delivery.commands_expire()
+
+
+@shared_task
+def commands_rewake_task() -> int:
+    return delivery.commands_rewake()
+
+
+@shared_task
+def container_keys_rotate_task() -> int:
+    return keys.container_keys_rotate_due()
+
+
+@shared_task
+def devices_mark_silent_task() -> int:
+    return services.devices_mark_silent()
 
 
 @shared_task
 def used_assertions_purge_task() -> int:
     """Forget assertion ids past their expiry (they can no longer be replayed anyway)."""
-    return used_assertions_purge()
+    return services.used_assertions_purge()
 
 
 @shared_task
 def enrollment_tokens_forget_expired_task() -> int:
     """Erase the wrapped copy of every expired enrollment token (kept only for its QR code)."""
-    return enrollment_tokens_forget_expired()
+    return services.enrollment_tokens_forget_expired()

@@ -7,3 +7,7 @@ class MdmConfig(AppConfig):
 
     def ready(self) -> None:
         from mdm.api import schema  # noqa: F401  (registers the OpenAPI auth extensions)
+        from mdm.keyring import register_wrapped
+        from mdm.signing import signing_key_context
+
+        register_wrapped("mdm.SigningKey", "wrapped_private_key", lambda row: signing_key_context(row.kid))

@@ -79,3 +79,77 @@ class Keyring:
 
 def keyring() -> Keyring:
     return Keyring.from_settings()
+
+
+# --- Every wrapped secret at rest, for KEK rotation ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WrappedField:
+    """A model field that holds secrets wrapped by this keyring, and each row's context."""
+
+    model: str  # "app_label.ModelName"
+    field: str
+    context: object  # callable(row) -> str
+
+
+WRAPPED_FIELDS: list[WrappedField] = []
+
+
+def register_wrapped(model: str, field: str, context) -> None:
+    if not any(w.model == model and w.field == field for w in WRAPPED_FIELDS):
+        WRAPPED_FIELDS.append(WrappedField(model, field, context))
+
+
+def rewrap_all(*, ring: Keyring | None = None, batch_size: int = 500, limit: int | None = None) -> dict[str, int]:
+    """Re-wrap every registered secret still under an older KEK with the current one.
+
+    Each row is rewritten on its own, with a compare-and-set on the old bytes, so the work can be
+    interrupted at any point and run again: what was done stays done, and a row changed meanwhile
+    (rotated, destroyed) is left to its new owner. `limit` stops after that many rows.
+    """
+    from django.apps import apps
+    from django.db import transaction
+
+    ring = ring or keyring()
+    done: dict[str, int] = {}
+    budget = limit
+    for wrapped in WRAPPED_FIELDS:
+        model = apps.get_model(wrapped.model)
+        label = f"{wrapped.model}.{wrapped.field}"
+        done[label] = 0
+        last_pk = None
+        while budget is None or budget > 0:
+            rows = model.objects.filter(**{f"{wrapped.field}__isnull": False}).order_by("pk")
+            if last_pk is not None:
+                rows = rows.filter(pk__gt=last_pk)
+            batch = list(rows[:batch_size])
+            if not batch:
+                break
+            last_pk = batch[-1].pk
+            with transaction.atomic():
+                for row in batch:
+                    blob = bytes(getattr(row, wrapped.field))
+                    if not ring.needs_rewrap(blob):
+                        continue
+                    if budget is not None and budget <= 0:
+                        break
+                    fresh = ring.rewrap(blob, context=wrapped.context(row))
+                    changed = model.objects.filter(pk=row.pk, **{wrapped.field: blob}).update(**{wrapped.field: fresh})
+                    done[label] += changed
+                    if budget is not None:
+                        budget -= 1
+    return done
+
+
+def count_not_current(ring: Keyring | None = None) -> dict[str, int]:
+    """How many registered secrets are still wrapped under an older KEK."""
+    from django.apps import apps
+
+    ring = ring or keyring()
+    counts = {}
+    for wrapped in WRAPPED_FIELDS:
+        model = apps.get_model(wrapped.model)
+        blobs = model.objects.filter(**{f"{wrapped.field}__isnull": False}).values_list(wrapped.field, flat=True)
+        counts[f"{wrapped.model}.{wrapped.field}"] = sum(1 for blob in blobs.iterator() if ring.needs_rewrap(blob))
+    return counts

@@ -229,6 +229,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "devices.tasks.used_assertions_purge_task",
         "schedule": crontab(minute=7),
     },
+    "commands-expire": {"task": "devices.tasks.commands_expire_task", "schedule": crontab(minute="*/5")},
+    "commands-rewake": {"task": "devices.tasks.commands_rewake_task", "schedule": 60.0},
+    "container-keys-rotate": {"task": "devices.tasks.container_keys_rotate_task", "schedule": crontab(minute=23)},
+    "devices-mark-silent": {"task": "devices.tasks.devices_mark_silent_task", "schedule": crontab(minute="*/10")},
     "enrollment-tokens-forget-expired": {
         "task": "devices.tasks.enrollment_tokens_forget_expired_task",
         "schedule": crontab(minute="*/15"),
@@ -316,6 +320,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"SharingDecisionEnum": "personas.choices.Decision"},
 }
 # Largest request body the server reads (the agent protocol's 64 KiB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
@@ -331,6 +336,8 @@ MDM_RATE_LIMITS = {
     "token_device": (env.int("MDM_RATE_TOKEN_PER_DEVICE", default=20), 60),
     "agent_device": (env.int("MDM_RATE_AGENT_PER_DEVICE", default=240), 60),
 }
+# A device that has not checked in for this long is flagged silent.
+MDM_SILENT_AFTER_HOURS = env.int("MDM_SILENT_AFTER_HOURS", default=72)
 # A check-in that changes nothing writes `last_seen_at` at most this often.
 MDM_LAST_SEEN_WRITE_SECONDS = 60
 

@@ -42,7 +42,7 @@ def public_key_pin(public_raw: bytes) -> str:
     return b64url(hashlib.sha256(public_raw).digest())
 
 
-def _context(kid: str) -> str:
+def signing_key_context(kid: str) -> str:
     return f"signing-key|{kid}"
 
 
@@ -52,7 +52,9 @@ def _new_key() -> SigningKey:
     public_raw = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     kid = okp_thumbprint(public_raw)
     return SigningKey(
-        kid=kid, public_key=public_raw, wrapped_private_key=keyring().wrap(private_raw, context=_context(kid))
+        kid=kid,
+        public_key=public_raw,
+        wrapped_private_key=keyring().wrap(private_raw, context=signing_key_context(kid)),
     )
 
 
@@ -87,7 +89,7 @@ def signing_key_rotate() -> tuple[SigningKey | None, SigningKey]:
 
 
 def private_key(key: SigningKey) -> Ed25519PrivateKey:
-    raw = keyring().unwrap(key.wrapped_private_key, context=_context(key.kid))
+    raw = keyring().unwrap(key.wrapped_private_key, context=signing_key_context(key.kid))
     return Ed25519PrivateKey.from_private_bytes(raw)
 
 

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/agent/", include("devices.agent_api.urls")),
     path("api/v1/", include("mdm.api.urls")),
     path("api/v1/", include("devices.api.urls")),
+    path("api/v1/", include("personas.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path(".well-known/jwks.json", public.jwks_view, name="jwks"),

@@ -166,3 +166,37 @@ class CheckinResponseSerializer(serializers.Serializer):
 class UnenrollResponseSerializer(serializers.Serializer):
     device_id = serializers.UUIDField()
     state = serializers.CharField()
+
+
+class CommandSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    type = serializers.CharField()
+    issued_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    payload = serializers.DictField()
+
+
+class CommandsResponseSerializer(serializers.Serializer):
+    commands = CommandSerializer(many=True)
+
+
+class CommandResultSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["acknowledged", "error", "not_now"])
+    detail = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class CommandResultResponseSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    state = serializers.CharField()
+
+
+class PolicyResponseSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    jws = serializers.CharField(help_text="Compact JWS, EdDSA, typ mdm-policy+jwt; claims iss, aud, iat, policy.")
+
+
+class ContainerKeySerializer(serializers.Serializer):
+    key_id = serializers.UUIDField()
+    version = serializers.IntegerField()
+    suite = serializers.CharField()
+    sealed = serializers.CharField(help_text="HPKE enc || ciphertext of the 32-byte data key, base64url.")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
+from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,18 +17,27 @@ from devices.agent_api.authentication import DeviceTokenAuthentication, IsActive
 from devices.agent_api.serializers import (
     CheckinResponseSerializer,
     CheckinSerializer,
+    CommandResultResponseSerializer,
+    CommandResultSerializer,
+    CommandsResponseSerializer,
+    ContainerKeySerializer,
     EnrolledSerializer,
     EnrollSerializer,
+    PolicyResponseSerializer,
     TokenRequestSerializer,
     TokenResponseSerializer,
     UnenrollResponseSerializer,
 )
 from devices.choices import PENDING_COMMAND_STATES
-from devices.models import Device
+from devices.delivery import command_record_result
+from devices.keys import HPKE_SUITE_NAME, container_key_active, container_key_seal
+from devices.models import ContainerKey, Device, PolicyVersion
 from devices.services import CheckinReport, EnrollmentRequest, device_checkin, device_enroll, device_unenroll
+from mdm.api.errors import Gone
 from mdm.lib import ratelimit
 from mdm.lib.http import client_ip
-from mdm.signing import jwks
+from mdm.signing import b64url, jwks
+from personas.compiler import policy_schema
 
 PROBLEM = OpenApiResponse(description="application/problem+json (RFC 9457), see the protocol's error table.")
 
@@ -156,3 +167,86 @@ class UnenrollApi(AgentApiView):
     def post(self, request):
         device = device_unenroll(device=self.device_queryset().get(), client_ip=client_ip(request))
         return Response({"device_id": str(device.pk), "state": device.state})
+
+
+@extend_schema(
+    tags=["agent"],
+    responses={200: PolicyResponseSerializer, 304: OpenApiResponse(description="Not modified"), 404: PROBLEM},
+)
+class PolicyApi(AgentApiView):
+    """The device's current signed policy, with an ETag; 304 on If-None-Match without any signing."""
+
+    def get(self, request):
+        current = self.device_queryset().values_list("policy_version", flat=True).first()
+        if current is None:
+            raise NotFound(detail="No policy has been issued to this device yet.", code="no_policy")
+        etag = f'"{current}"'
+        if etag in {tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")}:
+            return Response(status=status.HTTP_304_NOT_MODIFIED, headers={"ETag": etag})
+        jws = PolicyVersion.objects.filter(device_id=request.user.device_id, version=current).values_list(
+            "jws", flat=True
+        )[0]
+        return Response({"version": current, "jws": jws}, headers={"ETag": etag, "Cache-Control": "no-cache"})
+
+
+@extend_schema(tags=["agent"], responses={200: ContainerKeySerializer, 404: PROBLEM, 410: PROBLEM})
+class ContainerKeyApi(AgentApiView):
+    """The active container data key, sealed to the device's X25519 key (HPKE); 410 once destroyed."""
+
+    def get(self, request):
+        device = self.device_queryset().get()
+        key = container_key_active(device.pk)
+        if key is None:
+            if ContainerKey.objects.filter(device=device, state=ContainerKey.State.DESTROYED).exists():
+                raise Gone(detail="The container key was destroyed.", code="container_key_destroyed")
+            raise NotFound(detail="This device has no container key.", code="no_container_key")
+        sealed = container_key_seal(key=key, device=device)
+        body = {"key_id": str(key.pk), "version": key.version, "suite": HPKE_SUITE_NAME, "sealed": b64url(sealed)}
+        return Response(body, headers={"Cache-Control": "no-store"})
+
+
+@extend_schema(tags=["agent"], responses={(200, "application/schema+json"): OpenApiTypes.OBJECT}, auth=[])
+class PolicySchemaApi(APIView):
+    """The JSON Schema every policy document validates against (public)."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response(policy_schema(), headers={"Cache-Control": "public, max-age=3600"})
+
+
+@extend_schema(
+    tags=["agent"],
+    request=CommandResultSerializer,
+    responses={200: CommandResultResponseSerializer, 400: PROBLEM, 404: PROBLEM, 409: PROBLEM},
+)
+class CommandResultApi(AgentApiView):
+    """Report a command's result: the same result again is 200, a different final one 409."""
+
+    def post(self, request, pk):
+        serializer = CommandResultSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        command = command_record_result(
+            device=self.device_queryset().get(),
+            command_id=pk,
+            status=serializer.validated_data["status"],
+            detail=serializer.validated_data["detail"],
+        )
+        return Response({"id": str(command.pk), "state": command.state})
+
+
+@extend_schema(
+    tags=["agent"],
+    methods=["GET"],
+    parameters=[OpenApiParameter("wait", OpenApiTypes.INT, description="Hold up to this many seconds (0-60).")],
+    responses={200: CommandsResponseSerializer, 400: PROBLEM, 401: PROBLEM, 403: PROBLEM},
+)
+class CommandsSchemaOnly(AgentApiView):
+    """Pending commands, wipe first; with `wait`, held until one arrives (long poll).
+
+    Served by an async view (devices.agent_api.longpoll); this class only describes it.
+    """
+
+    def get(self, request):  # pragma: no cover - documentation only, never routed
+        raise NotImplementedError

@@ -78,3 +78,35 @@ class DeviceSerializer(serializers.ModelSerializer):
             "noncompliant_since", "work_apps", "enrolled_at", "last_seen_at", "retired_at",
         ]  # fmt: skip
         read_only_fields = fields
+
+
+class AdminCommandSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    type = serializers.CharField()
+    state = serializers.CharField()
+    priority = serializers.IntegerField()
+    payload = serializers.DictField()
+    attempts = serializers.IntegerField()
+    detail = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    delivered_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    push = serializers.UUIDField(source="push_id", allow_null=True)
+
+
+class PushSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    persona = serializers.DictField()
+    state = serializers.CharField()
+    targeted = serializers.IntegerField()
+    processed = serializers.IntegerField()
+    queued = serializers.IntegerField()
+    delivered = serializers.IntegerField()
+    acknowledged = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    expired = serializers.IntegerField(help_text="Superseded by a newer version, or past their expiry.")
+    requested_by = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)

@@ -8,4 +8,6 @@ urlpatterns = [
     path("enrollment-tokens/<uuid:pk>/qr.svg", views.EnrollmentTokenQrApi.as_view(), name="enrollment-token-qr"),
     path("devices/", views.DeviceListApi.as_view(), name="device-list"),
     path("devices/<uuid:pk>/", views.DeviceDetailApi.as_view(), name="device-detail"),
+    path("devices/<uuid:pk>/commands/", views.DeviceCommandsApi.as_view(), name="device-commands"),
+    path("pushes/<uuid:pk>/", views.PushDetailApi.as_view(), name="push-detail"),
 ]

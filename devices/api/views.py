@@ -18,13 +18,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from devices.api.serializers import (
+    AdminCommandSerializer,
     DeviceSerializer,
     EnrollmentTokenCreatedSerializer,
     EnrollmentTokenCreateSerializer,
     EnrollmentTokenSerializer,
+    PushSerializer,
 )
 from devices.choices import ContainerState, DeviceState, Ownership, Platform
-from devices.models import Device, EnrollmentToken
+from devices.models import Command, Device, EnrollmentToken, Push
+from devices.push import push_progress
 from devices.services import (
     enrollment_qr_payload,
     enrollment_token_create,
@@ -192,3 +195,24 @@ class DeviceDetailApi(OrgScopedMixin, generics.RetrieveAPIView):
 
     def get_queryset(self):
         return Device.objects.filter(organization=self.organization).select_related("owner", "persona")
+
+
+class DeviceCommandsApi(OrgScopedMixin, generics.ListAPIView):
+    """A device's commands and their states, newest first."""
+
+    required_perms = {"GET": Perm.DEVICES_VIEW}
+    serializer_class = AdminCommandSerializer
+
+    def get_queryset(self):
+        device = get_object_or_404(Device.objects.filter(organization=self.organization), pk=self.kwargs["pk"])
+        return Command.objects.filter(device=device).order_by("-created_at", "id")
+
+
+class PushDetailApi(OrgScopedMixin, APIView):
+    required_perms = {"GET": Perm.PUSHES_VIEW}
+
+    @extend_schema(responses=PushSerializer)
+    def get(self, request, pk):
+        """Progress of a policy push: devices targeted, queued, delivered, acknowledged, failed."""
+        push = get_object_or_404(Push.objects.filter(organization=self.organization), pk=pk)
+        return Response(push_progress(push))

@@ -1,0 +1,183 @@
+"""Policy pushes: a persona change reaches every device of the persona, in batches.
+
+A push is one `Push` row and one Celery task that walks the persona's active devices by primary
+key, BATCH_SIZE at a time. Each batch is one transaction: lock the devices, compile and sign a
+`PolicyVersion` for each (version = the device's last + 1), queue an `apply_policy` command,
+retire older pending `apply_policy` commands of those devices, and move the push's cursor. A
+task run twice (a redelivered message, a worker killed half-way) resumes after the last
+committed batch, so no device gets two commands or versions for one push.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from devices.choices import PENDING_COMMAND_STATES, CommandState, DeviceState
+from devices.commands import registry
+from devices.models import Command, ContainerKey, Device, PolicyVersion, Push
+from devices.wakeups import wake_devices
+from mdm.celery import enqueue_on_commit
+from mdm.signing import signing_key_current
+from personas.compiler import compile_policy, persona_template
+from personas.models import Persona
+from personas.services import spec_of
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+APPLY_POLICY = "apply_policy"
+
+
+def push_start_for_persona(*, persona: Persona, actor: dict[str, str] | None = None) -> Push:
+    """Create a push of the persona's current revision and publish its task after commit."""
+    from devices.tasks import push_fanout_task
+
+    with transaction.atomic():
+        targeted = Device.objects.filter(persona=persona, state=DeviceState.ACTIVE).count()
+        push = Push.objects.create(
+            organization_id=persona.organization_id,
+            persona=persona,
+            persona_revision=persona.revision,
+            targeted=targeted,
+            requested_by=(actor or {}).get("actor_label", "system")[:254],
+        )
+        # An older push still in flight would only deliver an older revision: stop it.
+        Push.objects.filter(persona=persona, state__in=[Push.State.PENDING, Push.State.RUNNING]).exclude(
+            pk=push.pk
+        ).update(state=Push.State.SUPERSEDED, finished_at=timezone.now())
+        enqueue_on_commit(push_fanout_task, str(push.pk))
+    return push
+
+
+def _sign_many(documents: list[tuple[Device, dict]]) -> list[str]:
+    """Sign a batch of policy documents with one unwrap of the signing key."""
+    import jwt
+
+    from mdm.signing import private_key
+
+    key = signing_key_current()
+    private = private_key(key)
+    now = int(time.time())
+    headers = {"kid": key.kid, "typ": "mdm-policy+jwt"}
+    return [
+        jwt.encode(
+            {"iss": settings.MDM_ISSUER, "aud": str(device.pk), "iat": now, "policy": document},
+            private,
+            algorithm="EdDSA",
+            headers=headers,
+        )
+        for device, document in documents
+    ]
+
+
+def push_run_batch(*, push_id, template: dict) -> bool:
+    """Process the next batch of a push. True when there may be more to do."""
+    with transaction.atomic():
+        push = Push.objects.select_for_update().get(pk=push_id)
+        if push.state in (Push.State.DONE, Push.State.SUPERSEDED):
+            return False
+        devices_qs = Device.objects.filter(persona_id=push.persona_id, state=DeviceState.ACTIVE).order_by("pk")
+        if push.cursor is not None:
+            devices_qs = devices_qs.filter(pk__gt=push.cursor)
+        devices = list(devices_qs.select_for_update(of=("self",))[:BATCH_SIZE])
+        now = timezone.now()
+        if not devices:
+            Push.objects.filter(pk=push.pk).update(state=Push.State.DONE, finished_at=now)
+            return False
+        keys = {
+            key.device_id: key
+            for key in ContainerKey.objects.filter(device__in=devices, state=ContainerKey.State.ACTIVE)
+        }
+        documents: list[tuple[Device, dict]] = []
+        for device in devices:
+            key = keys.get(device.pk)
+            if key is None:
+                continue  # no container key (being wiped): nothing to apply
+            version = (device.policy_version or 0) + 1
+            documents.append(
+                (device, compile_policy(template, version=version, key_id=str(key.pk), key_version=key.version))
+            )
+        versions, commands = [], []
+        for (device, document), jws in zip(documents, _sign_many(documents), strict=True):
+            versions.append(
+                PolicyVersion(
+                    organization_id=device.organization_id,
+                    device=device,
+                    version=document["version"],
+                    persona_id=push.persona_id,
+                    persona_revision=push.persona_revision,
+                    document=document,
+                    jws=jws,
+                    sha256=hashlib.sha256(jws.encode()).hexdigest(),
+                    created_at=now,
+                )
+            )
+            device.policy_version = document["version"]
+            commands.append(
+                registry.build(
+                    APPLY_POLICY, device=device, payload={"version": document["version"]}, push=push, now=now
+                )
+            )
+        touched = [device for device, _ in documents]
+        # Older apply_policy commands still pending would only bring an older version.
+        Command.objects.filter(device__in=touched, type=APPLY_POLICY, state__in=PENDING_COMMAND_STATES).update(
+            state=CommandState.EXPIRED, completed_at=now, detail="superseded by a newer policy version"
+        )
+        PolicyVersion.objects.bulk_create(versions, batch_size=BATCH_SIZE)
+        Device.objects.bulk_update(touched, ["policy_version"], batch_size=BATCH_SIZE)
+        Command.objects.bulk_create(commands, batch_size=BATCH_SIZE)
+        Push.objects.filter(pk=push.pk).update(
+            state=Push.State.RUNNING,
+            cursor=devices[-1].pk,
+            processed=push.processed + len(devices),
+            batches=push.batches + 1,
+            started_at=push.started_at or now,
+        )
+        device_ids = [device.pk for device in touched]
+        transaction.on_commit(lambda: wake_devices(device_ids))
+    return len(devices) == BATCH_SIZE
+
+
+def push_run(push_id) -> Push:
+    """Run a push to the end (the Celery task's body). Safe to call again at any point."""
+    push = Push.objects.select_related("persona").get(pk=push_id)
+    persona = push.persona
+    if persona.revision != push.persona_revision:
+        # The persona changed again: a newer push carries the newer revision.
+        Push.objects.filter(pk=push.pk, state__in=[Push.State.PENDING, Push.State.RUNNING]).update(
+            state=Push.State.SUPERSEDED, finished_at=timezone.now()
+        )
+        return Push.objects.get(pk=push_id)
+    template = persona_template(persona, spec_of(persona))
+    while push_run_batch(push_id=push_id, template=template):
+        pass
+    push_run_batch(push_id=push_id, template=template)  # marks it done when nothing is left
+    return Push.objects.get(pk=push_id)
+
+
+def push_progress(push: Push) -> dict:
+    """targeted / queued / delivered / acknowledged / failed, from the push's commands."""
+    counts = dict(push.commands.values_list("state").annotate(n=Count("id")))
+    return {
+        "id": str(push.pk),
+        "persona": {"id": str(push.persona_id), "revision": push.persona_revision},
+        "state": push.state,
+        "targeted": push.targeted,
+        "processed": push.processed,
+        "queued": counts.get(CommandState.QUEUED, 0),
+        "delivered": counts.get(CommandState.DELIVERED, 0),
+        "acknowledged": counts.get(CommandState.ACKNOWLEDGED, 0),
+        "failed": counts.get(CommandState.ERROR, 0),
+        "expired": counts.get(CommandState.EXPIRED, 0),
+        "requested_by": push.requested_by,
+        "created_at": push.created_at,
+        "started_at": push.started_at,
+        "finished_at": push.finished_at,
+    }

@@ -1,0 +1,213 @@
+"""Creating, editing and deleting personas. Each runs in one transaction and writes its audit
+event; an edit bumps the revision (what starts a push is the caller's business: a persona knows
+nothing of devices)."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError
+from django.utils import timezone
+from rest_framework.exceptions import ValidationError
+
+from mdm.audit import audit_event_record
+from mdm.models import Organization
+from mdm.services import ServiceError
+from personas.choices import Channel, Direction
+from personas.models import AppRule, Persona, SharingRule
+from personas.spec import DEFAULT_PRESET, PRESETS, diff, merge, preset_spec, validate_spec
+
+
+def spec_of(persona: Persona) -> dict:
+    """The persona's settings as one document (see personas.spec)."""
+    rules = {(r.channel, r.direction): r for r in persona.sharing_rules.all()}
+    sharing = {}
+    for channel in Channel.values:
+        entry = {"exemptions": {}}
+        for direction in Direction.values:
+            rule = rules.get((channel, direction))
+            entry[direction] = rule.decision if rule else "deny"
+            entry["exemptions"][direction] = list(rule.exempt_apps) if rule else []
+        sharing[channel] = entry
+    sharing["clipboard"]["max_chars"] = persona.clipboard_max_chars
+    return {
+        "name": persona.name,
+        "description": persona.description,
+        "apps": [
+            {
+                "id": rule.app_id,
+                "install": rule.install,
+                "min_version": rule.min_version or None,
+                "signing_cert_sha256": list(rule.signing_cert_sha256),
+                "managed_config": rule.managed_config,
+            }
+            for rule in persona.app_rules.all()
+        ],
+        "data_sharing": sharing,
+        "encryption": {"cipher": persona.cipher, "rotate_after_days": persona.key_rotation_days},
+        "access": {
+            "passcode": {
+                "required": persona.passcode_required,
+                "min_length": persona.passcode_min_length,
+                "complexity": persona.passcode_complexity,
+            },
+            "max_offline_days": persona.max_offline_days,
+            "min_os_version": dict(persona.min_os_version),
+            "block_compromised": persona.block_compromised,
+        },
+        "enforcement": {"block_after_days": persona.block_after_days, "wipe_after_days": persona.wipe_after_days},
+    }
+
+
+def _apply(persona: Persona, spec: dict) -> None:
+    """Write a validated spec onto the persona's row and rules (the caller saves the row)."""
+    persona.name = spec["name"]
+    persona.description = spec["description"]
+    persona.clipboard_max_chars = spec["data_sharing"]["clipboard"]["max_chars"]
+    persona.cipher = spec["encryption"]["cipher"]
+    persona.key_rotation_days = spec["encryption"]["rotate_after_days"]
+    passcode = spec["access"]["passcode"]
+    persona.passcode_required = passcode["required"]
+    persona.passcode_min_length = passcode["min_length"]
+    persona.passcode_complexity = passcode["complexity"]
+    persona.max_offline_days = spec["access"]["max_offline_days"]
+    persona.min_os_version = spec["access"]["min_os_version"]
+    persona.block_compromised = spec["access"]["block_compromised"]
+    persona.block_after_days = spec["enforcement"]["block_after_days"]
+    persona.wipe_after_days = spec["enforcement"]["wipe_after_days"]
+
+
+def _write_rules(persona: Persona, spec: dict) -> None:
+    AppRule.objects.filter(persona=persona).delete()
+    SharingRule.objects.filter(persona=persona).delete()
+    AppRule.objects.bulk_create(
+        AppRule(
+            organization_id=persona.organization_id,
+            persona=persona,
+            app_id=rule["id"],
+            install=rule["install"],
+            min_version=rule["min_version"] or "",
+            signing_cert_sha256=rule["signing_cert_sha256"],
+            managed_config=rule["managed_config"],
+        )
+        for rule in spec["apps"]
+    )
+    SharingRule.objects.bulk_create(
+        SharingRule(
+            organization_id=persona.organization_id,
+            persona=persona,
+            channel=channel,
+            direction=direction,
+            decision=spec["data_sharing"][channel][direction],
+            exempt_apps=spec["data_sharing"][channel]["exemptions"][direction],
+        )
+        for channel in Channel.values
+        for direction in Direction.values
+    )
+
+
+def _name_taken(organization_id, name: str, exclude=None) -> bool:
+    qs = Persona.objects.filter(organization_id=organization_id, name__iexact=name)
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    return qs.exists()
+
+
+@transaction.atomic
+def persona_create(
+    *,
+    organization: Organization,
+    name: str,
+    preset: str = DEFAULT_PRESET,
+    changes: dict | None = None,
+    is_default: bool = False,
+    actor: dict[str, str] | None = None,
+    client_ip: str | None = None,
+) -> Persona:
+    """A new persona from a preset, with `changes` laid over it (see personas.spec.merge)."""
+    if preset not in PRESETS:
+        raise ServiceError(f"Unknown preset {preset!r}; one of: {', '.join(PRESETS)}.", field="preset")
+    spec = validate_spec(merge(preset_spec(preset, name=name), changes or {}))
+    if _name_taken(organization.pk, spec["name"]):
+        raise ValidationError({"name": [f"A persona named {spec['name']!r} already exists."]})
+    persona = Persona(organization=organization, preset=preset, is_default=is_default)
+    _apply(persona, spec)
+    persona.save(force_insert=True)
+    _write_rules(persona, spec)
+    audit_event_record(
+        organization=organization,
+        action="persona.created",
+        actor=actor,
+        target=persona,
+        details={"name": persona.name, "preset": preset, "revision": persona.revision},
+        client_ip=client_ip,
+    )
+    return persona
+
+
+@transaction.atomic
+def persona_update(
+    *, persona: Persona, spec: dict, actor: dict[str, str] | None = None, client_ip: str | None = None
+) -> tuple[Persona, list[str]]:
+    """Replace the persona's settings with `spec` (validated here). Bumps the revision when
+    anything changed; returns the persona and the lines of the diff (empty: nothing changed)."""
+    persona = Persona.objects.select_for_update().get(pk=persona.pk)
+    before = spec_of(persona)
+    after = validate_spec(spec)
+    changes = diff(before, after)
+    if not changes:
+        return persona, []
+    if _name_taken(persona.organization_id, after["name"], exclude=persona):
+        raise ValidationError({"name": [f"A persona named {after['name']!r} already exists."]})
+    _apply(persona, after)
+    persona.revision += 1
+    persona.updated_at = timezone.now()
+    persona.save()
+    _write_rules(persona, after)
+    audit_event_record(
+        organization=persona.organization,
+        action="persona.updated",
+        actor=actor,
+        target=persona,
+        details={"name": persona.name, "revision": persona.revision, "diff": changes[:200]},
+        client_ip=client_ip,
+    )
+    return persona, changes
+
+
+@transaction.atomic
+def persona_delete(*, persona: Persona, actor: dict[str, str] | None = None, client_ip: str | None = None) -> None:
+    """Delete a persona no device and no enrollment token uses (409 otherwise)."""
+    persona = Persona.objects.select_for_update().get(pk=persona.pk)
+    if persona.is_default:
+        raise ServiceError(
+            "This is the organization's default persona; make another one the default first.",
+            code="conflict",
+        )
+    name, persona_id = persona.name, str(persona.pk)
+    try:
+        with transaction.atomic():
+            persona.delete()
+    except (ProtectedError, IntegrityError) as exc:
+        raise ServiceError(
+            f"{name} is in use by devices or enrollment tokens; move them to another persona first.",
+            code="conflict",
+        ) from exc
+    audit_event_record(
+        organization=persona.organization,
+        action="persona.deleted",
+        actor=actor,
+        target_type="personas.persona",
+        target_id=persona_id,
+        target_label=name,
+        details={"name": name},
+        client_ip=client_ip,
+    )
+
+
+def default_persona(organization_id) -> Persona | None:
+    return Persona.objects.filter(organization_id=organization_id, is_default=True).first()
+
+
+def create_default_persona(*, organization: Organization, actor=None) -> None:
+    """A new organization starts with a `byod-basic` persona as its default."""
+    persona_create(organization=organization, name="BYOD basic", preset=DEFAULT_PRESET, is_default=True, actor=actor)
