@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 
 from agent import __version__
+from agent.container import ContainerError
 from agent.device import Device
 from agent.transport import AgentError
 
@@ -29,6 +31,35 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("checkin", help="Report to the server and print its answer.")
     commands.add_parser("status", help="Print what this device knows about itself.")
     commands.add_parser("unenroll", help="Remove the work persona: the server retires this device.")
+    commands.add_parser("sync", help="Fetch, verify and apply the policy and the container key.")
+
+    install = commands.add_parser("install-app", help="Install a work app, if the policy allows it.")
+    install.add_argument("app_id")
+    install.add_argument("--version", required=True)
+    install.add_argument("--cert", required=True, help="SHA-256 of the app's signing certificate (hex).")
+
+    share = commands.add_parser("share", help="Move data between work and personal, if the policy allows it.")
+    share.add_argument("--channel", required=True)
+    share.add_argument("--from", dest="from_side", choices=["work", "personal"], required=True)
+    share.add_argument("--to", dest="to_side", choices=["work", "personal"], required=True)
+    share.add_argument("--text", required=True)
+    share.add_argument("--app", help="The app doing it (exemptions are per app).")
+
+    put = commands.add_parser("put-file", help="Save a file on one side.")
+    put.add_argument("--side", choices=["work", "personal"], required=True)
+    put.add_argument("name")
+    put.add_argument("--text", required=True)
+
+    get = commands.add_parser("get-file", help="Print a file of one side.")
+    get.add_argument("--side", choices=["work", "personal"], required=True)
+    get.add_argument("name")
+
+    files = commands.add_parser("files", help="List the files of one side.")
+    files.add_argument("--side", choices=["work", "personal"], required=True)
+
+    run = commands.add_parser("run", help="Run as a device: long-poll, run commands, check in, until stopped.")
+    run.add_argument("--wait", type=int, default=30, help="Long-poll wait in seconds (0-60).")
+    run.add_argument("--max-seconds", type=float, default=None, help="Stop after this long.")
     return parser
 
 
@@ -73,6 +104,33 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "unenroll":
             answer = device.unenroll()
             print(f"unenrolled: device {answer['device_id']} is {answer['state']}")
+        elif args.command == "sync":
+            print(f"policy {device.sync_policy()} applied; container {device.container.status}")
+        elif args.command == "install-app":
+            print("allowed: " + device.install_app(args.app_id, version=args.version, cert_sha256=args.cert))
+        elif args.command == "share":
+            reason = device.share(
+                channel=args.channel, from_side=args.from_side, to_side=args.to_side, text=args.text, app=args.app
+            )
+            print("allowed: " + reason)
+        elif args.command == "put-file":
+            print(device.put_file(args.side, args.name, args.text.encode()))
+        elif args.command == "get-file":
+            side = "personal" if args.side == "personal" else "work"
+            sys.stdout.write(device.container.get(side, args.name).decode())
+        elif args.command == "files":
+            print("\n".join(device.container.list("personal" if args.side == "personal" else "work")))
+        elif args.command == "run":
+            stop: list[bool] = []
+            signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+            try:
+                why = device.run(wait=args.wait, max_seconds=args.max_seconds, should_stop=lambda: bool(stop))
+            except KeyboardInterrupt:
+                why = "interrupted"
+            print(f"run ended: {why}")
+    except ContainerError as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 3
     except AgentError as exc:
         code = f" [{exc.code}]" if exc.code else ""
         print(f"error{code}: {exc}", file=sys.stderr)

@@ -16,8 +16,10 @@ from typing import Any
 import jwt
 
 from agent import __version__
+from agent.container import Container, ContainerError
+from agent.policy import PolicyRejected, may_install, may_share, verify_policy
 from agent.state import StateFolder
-from agent.transport import AgentError, Transport
+from agent.transport import AgentError, Transport, Unreachable
 
 ASSERTION_LIFETIME = 120
 TOKEN_REFRESH_MARGIN = 60
@@ -51,6 +53,7 @@ class Device:
         self.state = StateFolder(state_dir)
         self.transport = transport or Transport()
         self.clock = clock
+        self.container = Container(self.state)
 
     # --- identity ------------------------------------------------------------------------------
 
@@ -126,7 +129,6 @@ class Device:
             os_version=os_version,
             model=model,
             enrolled_at=self.clock(),
-            container_state="active",
             applied_policy_version=None,
             compliance={"passcode_compliant": True, "compromised": False},
         )
@@ -170,7 +172,14 @@ class Device:
     # --- 3. check-in ---------------------------------------------------------------------------
 
     def work_apps(self) -> list[dict[str, str]]:
-        return []
+        return [
+            {"id": app["id"], "version": app["version"], "signing_cert_sha256": app["signing_cert_sha256"]}
+            for app in self.container.apps()
+        ]
+
+    def container_state(self) -> str:
+        status = self.container.status
+        return status if status in ("active", "locked", "wiped") else "active"
 
     def checkin(self) -> dict[str, Any]:
         identity = self.identity
@@ -179,7 +188,7 @@ class Device:
             "checkin",
             {
                 "applied_policy_version": identity.get("applied_policy_version"),
-                "container_state": identity.get("container_state", "active"),
+                "container_state": self.container_state(),
                 "os_version": identity.get("os_version", ""),
                 "agent_version": __version__,
                 "compliance": identity.get("compliance", {}),
@@ -188,6 +197,7 @@ class Device:
         )
         self.state.update_identity(
             last_checkin_at=self.clock(),
+            last_contact_at=self.clock(),
             server_policy_version=reply.body["policy_version"],
             commands_pending=reply.body["commands_pending"],
             poll_interval_seconds=reply.body["poll_interval_seconds"],
@@ -211,10 +221,213 @@ class Device:
             "ownership": identity["ownership"],
             "pinned_key": identity["pin"],
             "pinned_from_qr": identity["pinned_from_qr"],
-            "container_state": identity.get("container_state"),
+            "container_state": self.container.status,
             "applied_policy_version": identity.get("applied_policy_version"),
             "server_policy_version": identity.get("server_policy_version"),
             "commands_pending": identity.get("commands_pending"),
             "last_checkin_at": identity.get("last_checkin_at"),
             "retired": identity.get("retired", False),
         }
+
+    # --- 4. policy -----------------------------------------------------------------------------
+
+    @property
+    def policy(self) -> dict | None:
+        return self.state.read("policy.json")
+
+    def sync_policy(self) -> int | None:
+        """Fetch, verify and apply the current policy (and the container key it names).
+
+        Returns the applied version. A policy that does not verify is refused and reported as an
+        AgentError, and nothing of it is applied.
+        """
+        identity = self.identity
+        etag = identity.get("policy_etag")
+        reply = self.call("GET", "policy", headers={"If-None-Match": etag} if etag else None)
+        if reply.status != 304:
+            policy = verify_policy(
+                reply.body["jws"],
+                pinned_keys=identity["signing_keys"],
+                device_id=identity["device_id"],
+                issuer=identity["issuer"],
+                applied=identity.get("applied_policy_version"),
+            )
+            if policy["version"] != reply.body["version"]:
+                raise PolicyRejected("The policy's version does not match what the server announced.")
+            self.state.write("policy.json", policy)
+            self.state.update_identity(applied_policy_version=policy["version"], policy_etag=reply.headers.get("ETag"))
+        policy = self.policy
+        if policy is not None:
+            wanted = policy["encryption"]
+            meta = self.container.meta
+            if (meta.get("key_id"), meta.get("key_version")) != (wanted["key_id"], wanted["key_version"]):
+                self.fetch_container_key()
+        return self.identity.get("applied_policy_version")
+
+    # --- 5. container key ------------------------------------------------------------------------
+
+    def fetch_container_key(self) -> dict:
+        """Fetch the container's data key, sealed to this device's X25519 key, and unseal it."""
+        from cryptography.hazmat.primitives import hpke
+
+        body = self.call("GET", "container-key").body
+        info = f"mdm/container-key/v1|{self.identity['device_id']}|{body['key_id']}|{body['version']}".encode()
+        suite = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
+        try:
+            key = suite.decrypt(b64url_decode(body["sealed"]), self.state.encryption_key(), info=info)
+        except Exception as exc:
+            raise AgentError(f"The container key does not unseal for this device: {exc!r}") from exc
+        if len(key) != 32:
+            raise AgentError("The container key is not 32 bytes.")
+        self.container.install_key(key, key_id=body["key_id"], version=body["version"])
+        return {"key_id": body["key_id"], "version": body["version"]}
+
+    # --- what a user does on the device --------------------------------------------------------
+
+    def _require_policy(self) -> dict:
+        policy = self.policy
+        if policy is None:
+            raise ContainerError("No policy applied yet: run sync first.")
+        return policy
+
+    def install_app(self, app_id: str, *, version: str, cert_sha256: str) -> str:
+        allowed, reason = may_install(self._require_policy(), app_id=app_id, version=version, cert_sha256=cert_sha256)
+        if not allowed:
+            raise ContainerError(reason)
+        apps = [a for a in self.container.apps() if a["id"] != app_id]
+        apps.append({"id": app_id, "version": version, "signing_cert_sha256": cert_sha256.lower()})
+        self.container.set_apps(apps)
+        return reason
+
+    def share(self, *, channel: str, from_side: str, to_side: str, text: str, app: str | None = None) -> str:
+        allowed, reason = may_share(
+            self._require_policy(), channel=channel, from_side=from_side, to_side=to_side, size=len(text), app=app
+        )
+        if not allowed:
+            raise ContainerError(reason)
+        if channel == "files" or channel == "clipboard":
+            self.container.put(to_side if to_side == "personal" else "work", f"shared-{channel}.txt", text.encode())
+        return reason
+
+    def put_file(self, side: str, name: str, data: bytes) -> str:
+        if side == "work":
+            self._require_policy()
+        self.container.put(side, name, data)
+        return f"{'work' if side == 'work' else 'personal'} file {name} saved"
+
+    # --- 6. commands ---------------------------------------------------------------------------
+
+    def run_command(self, command: dict) -> tuple[str, str]:
+        """Carry out one command; returns (status, detail) for its result."""
+        kind, payload = command["type"], command.get("payload") or {}
+        try:
+            if kind == "apply_policy":
+                applied = self.sync_policy()
+                if applied is None or applied < payload.get("version", 0):
+                    return "error", f"applied {applied}, the command asked for {payload.get('version')}"
+                return "acknowledged", f"policy {applied} applied"
+            if kind == "rotate_container_key":
+                fetched = self.fetch_container_key()
+                return "acknowledged", f"container re-encrypted under key version {fetched['version']}"
+            if kind == "lock_corporate":
+                self.container.lock()
+                return "acknowledged", "work profile locked"
+            if kind == "unlock_corporate":
+                self.container.unlock()
+                return "acknowledged", "work profile unlocked"
+            if kind == "wipe_corporate":
+                self.container.wipe()
+                self.state.update_identity(applied_policy_version=None, policy_etag=None)
+                return "acknowledged", "work profile erased; personal data untouched"
+        except Unreachable:
+            raise
+        except AgentError as exc:
+            return "error", str(exc)
+        return "error", f"unknown command type {kind!r}"
+
+    def poll(self, *, wait: int = 0) -> list[dict]:
+        """Fetch pending commands (holding up to `wait` seconds), run each new one, report results."""
+        reply = self.call("GET", f"commands?wait={wait}", timeout=wait + 30)
+        done = set(self.state.read("commands-done.json") or {})
+        ran = []
+        for command in reply.body["commands"]:
+            if command["id"] in done:
+                # Run before, its result not recorded yet (we crashed, or the server did not answer).
+                status, detail = self.state.read("commands-done.json")[command["id"]]
+            else:
+                status, detail = self.run_command(command)
+                record = self.state.read("commands-done.json") or {}
+                record[command["id"]] = [status, detail]
+                self.state.write("commands-done.json", record)
+            try:
+                self.call("POST", f"commands/{command['id']}/result", {"status": status, "detail": detail[:2000]})
+            except AgentError as exc:
+                if exc.status not in (404, 409):
+                    raise
+            ran.append({**command, "result": status, "detail": detail})
+        self._forget_reported({c["id"] for c in reply.body["commands"]})
+        self.state.update_identity(last_contact_at=self.clock())
+        return ran
+
+    def _forget_reported(self, still_pending: set[str]) -> None:
+        record = self.state.read("commands-done.json") or {}
+        kept = {k: v for k, v in record.items() if k in still_pending}
+        if kept != record:
+            self.state.write("commands-done.json", kept)
+
+    # --- the device's life: the run loop and the offline timer -----------------------------------
+
+    def offline_timer_expired(self) -> bool:
+        """True when the policy's max_offline_days have passed without reaching the server."""
+        policy = self.policy
+        if policy is None or self.container.status not in ("active", "locked"):
+            return False
+        identity = self.identity
+        last = identity.get("last_contact_at") or identity.get("enrolled_at") or self.clock()
+        return self.clock() - last > policy["access"]["max_offline_days"] * 86400
+
+    def enforce_offline_timer(self) -> bool:
+        """Wipe the corporate container if the device has been out of reach too long."""
+        if not self.offline_timer_expired():
+            return False
+        self.container.wipe()
+        self.state.update_identity(applied_policy_version=None, policy_etag=None, offline_wiped_at=self.clock())
+        return True
+
+    def run(self, *, wait: int = 30, max_seconds: float | None = None, should_stop=None, sleep=time.sleep) -> str:
+        """The long-running loop of a real device: long-poll for commands, check in on the
+        server's interval (with jitter), and ride out a server that restarts or is unreachable
+        (exponential backoff; all state is on disk, so nothing is lost). Returns why it stopped.
+        """
+        import random
+
+        started = self.clock()
+        next_checkin = 0.0
+        backoff = 1.0
+        while True:
+            if should_stop is not None and should_stop():
+                return "stopped"
+            if max_seconds is not None and self.clock() - started >= max_seconds:
+                return "time is up"
+            self.enforce_offline_timer()
+            try:
+                if self.clock() >= next_checkin:
+                    answer = self.checkin()
+                    interval = answer["poll_interval_seconds"]
+                    next_checkin = self.clock() + interval * random.uniform(0.9, 1.1)  # noqa: S311
+                    if (answer["policy_version"] or 0) > (self.identity.get("applied_policy_version") or 0):
+                        self.sync_policy()
+                budget = wait if max_seconds is None else max(0, min(wait, max_seconds - (self.clock() - started)))
+                self.poll(wait=int(budget))
+                backoff = 1.0
+            except Unreachable:
+                sleep(backoff * random.uniform(0.8, 1.2))  # noqa: S311
+                backoff = min(backoff * 2, 60.0)
+            except AgentError as exc:
+                if exc.code == "device_retired":
+                    return "retired"
+                if exc.status == 429:
+                    sleep(min(60.0, backoff))
+                    backoff = min(backoff * 2, 60.0)
+                    continue
+                raise

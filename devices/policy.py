@@ -45,7 +45,7 @@ def policy_issue(*, device: Device) -> PolicyVersion | None:
 
     None when the device has no persona, or no active container key (a wiped device).
     """
-    device = Device.objects.select_for_update().select_related("persona").get(pk=device.pk)
+    device = Device.objects.select_for_update(of=("self",)).select_related("persona").get(pk=device.pk)
     key = container_key_active(device.pk)
     if device.persona is None or key is None:
         return None

@@ -14,7 +14,7 @@ def test_a_checkin_records_what_the_device_reports(enrolled):
     enrolled.state.update_identity(os_version="15", applied_policy_version=3)
     enrolled.work_apps = lambda: [APP]
     answer = enrolled.checkin()
-    assert answer["policy_version"] is None  # no policy issued to it yet
+    assert answer["policy_version"] == 1  # issued at enrollment, from the default persona
     assert answer["commands_pending"] == 0
     assert answer["poll_interval_seconds"] == 900
     assert answer["server_time"].endswith("Z")

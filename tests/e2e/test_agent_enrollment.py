@@ -28,7 +28,7 @@ def test_the_reference_agent_enrolls_checks_in_and_shows_up(live_mdm, actors, tm
     assert (state / "keys" / "signing.key").stat().st_mode & 0o077 == 0
 
     checked = live_mdm.agent(state, "checkin")
-    assert "checked in: policy version None, 0 command(s) pending" in checked.stdout
+    assert "checked in: policy version 1, 0 command(s) pending" in checked.stdout
     status = json.loads(live_mdm.agent(state, "status").stdout)
     assert status["pinned_from_qr"] is True and status["organization"] == "Acme"
 

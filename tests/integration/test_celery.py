@@ -28,7 +28,7 @@ def test_a_task_published_on_commit_runs_in_the_real_worker(celery_worker):
         enqueue_on_commit(audit_chain_verify_task, str(org.pk))
     event = wait_for(_verified(org))
     assert event.details["ok"] is True
-    assert event.details["events"] == 1
+    assert event.details["events"] == 2  # the organization and its default persona
     assert event.actor_type == "system"
 
 

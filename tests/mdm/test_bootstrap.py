@@ -14,7 +14,7 @@ def test_bootstrap_creates_an_organization_and_its_owner_and_prints_a_password(d
     membership = Membership.objects.get(user=user)
     assert membership.role == "owner" and membership.organization.name == "Initech"
     actions = list(AuditEvent.objects.filter(organization=membership.organization).values_list("action", flat=True))
-    assert sorted(actions) == ["member.added", "organization.created"]
+    assert sorted(actions) == ["member.added", "organization.created", "persona.created"]
 
 
 def test_bootstrap_is_idempotent_and_never_resets_a_password(db, capsys):
@@ -25,7 +25,7 @@ def test_bootstrap_is_idempotent_and_never_resets_a_password(db, capsys):
     assert "exists" in out and "password" not in out
     assert Organization.objects.filter(name="Initech").count() == 1
     assert User.objects.get(email="peter@initech.test").check_password("first password 1")
-    assert AuditEvent.objects.count() == 2
+    assert AuditEvent.objects.count() == 3  # organization, its default persona, its owner: once
 
 
 def test_bootstrap_refuses_a_bad_email(db):
