@@ -14,6 +14,7 @@ from mdm.audit import SYSTEM_ACTOR
 from mdm.choices import Role
 from mdm.models import Membership, Organization, User
 from mdm.services import api_token_create, bootstrap, membership_add
+from tests.agents import agent_factory, enrolled, issue_token  # noqa: F401  (shared fixtures)
 
 PASSWORD = "correct horse battery staple"
 

@@ -87,7 +87,10 @@ def _field_errors(detail) -> dict[str, list[str]]:
         for field, messages in detail.items():
             if isinstance(messages, dict):
                 for sub, sub_messages in _field_errors(messages).items():
-                    out[f"{field}.{sub}"] = sub_messages
+                    # A list's errors come keyed by index: apps[0].id, not apps.0.id.
+                    head, _, rest = sub.partition(".")
+                    key = f"{field}[{head}]" if head.isdigit() else f"{field}.{head}"
+                    out[f"{key}.{rest}" if rest else key] = sub_messages
             elif isinstance(messages, list) and messages and isinstance(messages[0], dict):
                 for index, item in enumerate(messages):
                     for sub, sub_messages in _field_errors(item).items():

@@ -77,9 +77,10 @@ class PersonaListApi(OrgScopedMixin, APIView):
     def post(self, request):
         """Create a persona from a preset; any part of the spec in the body is laid over it."""
         body = _body(request)
-        start = PersonaCreateSerializer(data={k: body[k] for k in ("preset", "name") if k in body})
+        preset = request.data.get("preset", "byod-basic")
+        start = PersonaCreateSerializer(data={"preset": preset, **({"name": body["name"]} if "name" in body else {})})
         start.is_valid(raise_exception=True)
-        changes = {k: v for k, v in body.items() if k != "preset"}
+        changes = body
         persona = persona_create(
             organization=self.organization,
             name=start.validated_data["name"],

@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from devices.models import UsedAssertion
 from devices.services import device_retire
 from mdm.signing import b64url_decode, jwks
-from tests.devices.conftest import Keys, enroll_body
+from tests.agents import Keys, enroll_body
 
 TOKEN_URL = "/api/v1/agent/token"
 CHECKIN_URL = "/api/v1/agent/checkin"

@@ -8,7 +8,7 @@ from django.utils import timezone
 from devices.models import Device, EnrollmentToken
 from mdm.models import AuditEvent
 from mdm.signing import jwks
-from tests.devices.conftest import Keys, enroll_body
+from tests.agents import Keys, enroll_body
 
 URL = "/api/v1/agent/enroll"
 

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from devices.models import Device, EnrollmentToken
-from tests.devices.conftest import Keys, enroll_body
+from tests.agents import Keys, enroll_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

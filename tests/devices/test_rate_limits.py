@@ -3,7 +3,7 @@
 import pytest
 
 from agent.transport import AgentError
-from tests.devices.conftest import Keys, enroll_body
+from tests.agents import Keys, enroll_body
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """Devices for tests: the reference agent's own code, talking to the server in-process through
-Django's test client, plus helpers to hand-craft what a hostile agent would send."""
+Django's test client, plus helpers to hand-craft what a hostile agent would send. The fixtures
+are made available to every test by tests/conftest.py."""
 
 from __future__ import annotations
 
