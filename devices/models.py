@@ -148,10 +148,13 @@ class Push(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # When a batch last committed: a push pending or running with no progress for a while lost its
+    # task (a broker outage, a worker killed) and is resumed by a beat task.
+    progressed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "id"]
-        indexes = [models.Index(fields=["persona", "state"], name="push_persona_state")]
+        indexes = [models.Index(fields=["state", "progressed_at"], name="push_state_progress")]
 
     def __str__(self) -> str:
         return f"push of {self.persona_id} r{self.persona_revision} ({self.state})"

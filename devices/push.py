@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -31,7 +32,7 @@ from personas.services import spec_of
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+BATCH_SIZE = settings.MDM_PUSH_BATCH_SIZE
 APPLY_POLICY = "apply_policy"
 
 
@@ -139,6 +140,7 @@ def push_run_batch(*, push_id, template: dict) -> bool:
             processed=push.processed + len(devices),
             batches=push.batches + 1,
             started_at=push.started_at or now,
+            progressed_at=now,
         )
         device_ids = [device.pk for device in touched]
         transaction.on_commit(lambda: wake_devices(device_ids))
@@ -156,10 +158,32 @@ def push_run(push_id) -> Push:
         )
         return Push.objects.get(pk=push_id)
     template = persona_template(persona, spec_of(persona))
+    pause = settings.MDM_PUSH_BATCH_PAUSE_SECONDS
     while push_run_batch(push_id=push_id, template=template):
-        pass
+        if pause:
+            time.sleep(pause)  # spreads a large push's load on the database
     push_run_batch(push_id=push_id, template=template)  # marks it done when nothing is left
     return Push.objects.get(pk=push_id)
+
+
+def pushes_resume(*, stale_seconds: int = 300) -> int:
+    """Publish the task again for pushes that stopped making progress (their task was lost).
+
+    Safe whatever happened: a push resumes after its last committed batch, and a task for a
+    push that is done or superseded does nothing.
+    """
+    from devices.tasks import push_fanout_task
+
+    threshold = timezone.now() - timedelta(seconds=stale_seconds)
+    stalled = list(
+        Push.objects.filter(
+            state__in=[Push.State.PENDING, Push.State.RUNNING], progressed_at__lte=threshold
+        ).values_list("pk", flat=True)[:1000]
+    )
+    for push_id in stalled:
+        Push.objects.filter(pk=push_id).update(progressed_at=timezone.now())
+        push_fanout_task.delay(str(push_id))
+    return len(stalled)
 
 
 def push_progress(push: Push) -> dict:

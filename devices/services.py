@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -21,6 +20,7 @@ from devices.models import Device, EnrollmentToken, UsedAssertion
 from devices.policy import policy_issue
 from mdm.audit import audit_event_record
 from mdm.keyring import keyring, register_wrapped
+from mdm.lib import cache
 from mdm.models import Organization, User
 from mdm.services import ServiceError
 from mdm.signing import public_key_pin, signing_key_current

@@ -15,6 +15,12 @@ def push_fanout_task(push_id: str) -> dict:
 
 
 @shared_task
+def pushes_resume_task() -> int:
+    """Publish again the task of every push that stopped making progress."""
+    return push.pushes_resume()
+
+
+@shared_task
 def commands_expire_task() -> int:
     return delivery.commands_expire()
 

@@ -51,4 +51,6 @@ def enqueue_on_commit(task, *args, **kwargs) -> None:
     """
     from django.db import transaction
 
-    transaction.on_commit(lambda: task.apply_async(args=args, kwargs=kwargs))
+    # robust: a broker that is down must not turn a committed change into an error for the
+    # caller. The failure is logged, and the beat tasks that resume stalled work pick it up.
+    transaction.on_commit(lambda: task.apply_async(args=args, kwargs=kwargs), robust=True)

@@ -229,6 +229,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "devices.tasks.used_assertions_purge_task",
         "schedule": crontab(minute=7),
     },
+    "pushes-resume": {"task": "devices.tasks.pushes_resume_task", "schedule": 120.0},
     "commands-expire": {"task": "devices.tasks.commands_expire_task", "schedule": crontab(minute="*/5")},
     "commands-rewake": {"task": "devices.tasks.commands_rewake_task", "schedule": 60.0},
     "container-keys-rotate": {"task": "devices.tasks.container_keys_rotate_task", "schedule": crontab(minute=23)},
@@ -336,6 +337,10 @@ MDM_RATE_LIMITS = {
     "token_device": (env.int("MDM_RATE_TOKEN_PER_DEVICE", default=20), 60),
     "agent_device": (env.int("MDM_RATE_AGENT_PER_DEVICE", default=240), 60),
 }
+# Policy pushes: devices per batch (one transaction each), and an optional pause between batches
+# to spread a large push's load on the database.
+MDM_PUSH_BATCH_SIZE = env.int("MDM_PUSH_BATCH_SIZE", default=500)
+MDM_PUSH_BATCH_PAUSE_SECONDS = env.float("MDM_PUSH_BATCH_PAUSE_SECONDS", default=0.0)
 # A device that has not checked in for this long is flagged silent.
 MDM_SILENT_AFTER_HOURS = env.int("MDM_SILENT_AFTER_HOURS", default=72)
 # A check-in that changes nothing writes `last_seen_at` at most this often.

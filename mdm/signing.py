@@ -12,12 +12,12 @@ import json
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mdm.choices import SigningKeyState
 from mdm.keyring import keyring
+from mdm.lib import cache
 from mdm.models import SigningKey
 
 _JWKS_CACHE_KEY = "mdm:jwks:v1"

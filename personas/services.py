@@ -131,7 +131,11 @@ def persona_create(
         raise ValidationError({"name": [f"A persona named {spec['name']!r} already exists."]})
     persona = Persona(organization=organization, preset=preset, is_default=is_default)
     _apply(persona, spec)
-    persona.save(force_insert=True)
+    try:
+        with transaction.atomic():
+            persona.save(force_insert=True)
+    except IntegrityError as exc:  # created by someone else since the check above
+        raise ValidationError({"name": [f"A persona named {spec['name']!r} already exists."]}) from exc
     _write_rules(persona, spec)
     audit_event_record(
         organization=organization,

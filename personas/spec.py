@@ -29,7 +29,8 @@ from personas.choices import CIPHERS, PLATFORMS, Channel, Decision, Direction, I
 # Android package names (segments start with a letter) and iOS bundle ids (letters, digits, '-').
 ANDROID_PACKAGE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")
 IOS_BUNDLE_ID = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-VERSION = re.compile(r"^\d{1,6}(\.\d{1,6}){0,3}$")
+# ASCII digits only: Python's \d also matches other scripts' digits, JSON Schema's does not.
+VERSION = re.compile(r"^[0-9]{1,6}(\.[0-9]{1,6}){0,3}$")
 SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 MAX_MANAGED_CONFIG_BYTES = 16 * 1024
 MAX_APPS = 500
@@ -39,6 +40,16 @@ MAX_EXEMPTIONS = 50
 
 def is_app_id(value: str) -> bool:
     return len(value) <= 255 and bool(ANDROID_PACKAGE.match(value) or IOS_BUNDLE_ID.match(value))
+
+
+def _has_nul(value) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 def version_tuple(value: str) -> tuple[int, ...]:
@@ -106,8 +117,12 @@ class AppRuleSpec(serializers.Serializer):
         return cleaned
 
     def validate_managed_config(self, value):
-        if len(json.dumps(value)) > MAX_MANAGED_CONFIG_BYTES:
+        text = json.dumps(value, ensure_ascii=False)
+        if len(text.encode()) > MAX_MANAGED_CONFIG_BYTES:
             raise serializers.ValidationError(f"At most {MAX_MANAGED_CONFIG_BYTES // 1024} KiB of JSON.")
+        if _has_nul(value):
+            # PostgreSQL's jsonb cannot store NUL characters: refuse them here, naming the field.
+            raise serializers.ValidationError("NUL characters are not allowed.")
         return value
 
     def validate(self, attrs):

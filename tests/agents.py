@@ -42,7 +42,9 @@ class ClientTransport(Transport):
         for name, value in (headers or {}).items():
             extra["HTTP_" + name.upper().replace("-", "_")] = value
         data = "" if body is None else json.dumps(body)
-        response = self.client.generic(method, urlsplit(url).path, data, content_type="application/json", **extra)
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        response = self.client.generic(method, path, data, content_type="application/json", **extra)
         try:
             parsed = json.loads(response.content) if response.content else None
         except ValueError:

@@ -15,14 +15,13 @@ from datetime import UTC, datetime, timedelta
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from rest_framework import authentication, exceptions
 
 from devices.choices import DeviceState
 from devices.models import Device, UsedAssertion
 from devices.services import device_state_cache_key
-from mdm.lib import ratelimit
+from mdm.lib import cache, ratelimit
 from mdm.signing import sign_jwt, verify_jwt
 
 ASSERTION_MAX_LIFETIME = 300

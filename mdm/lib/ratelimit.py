@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.core.cache import cache
 from rest_framework.exceptions import Throttled
+
+from mdm.lib import cache
 
 
 def hit(name: str, ident: str) -> int | None:
@@ -17,15 +18,10 @@ def hit(name: str, ident: str) -> int | None:
     limit, window = settings.MDM_RATE_LIMITS[name]
     now = int(time.time())
     window_start = now - now % window
-    key = f"rl:{name}:{ident}:{window_start}"
-    # add() creates the counter with its expiry; incr() is atomic on Redis.
-    cache.add(key, 0, timeout=window + 1)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=window + 1)
-        count = 1
-    if count > limit:
+    # incr is atomic on Redis. With the cache down the limit is not enforced (fail open): the
+    # agent API keeps working, and the limits come back with the cache.
+    count = cache.incr_in_window(f"rl:{name}:{ident}:{window_start}", timeout=window + 1)
+    if count is not None and count > limit:
         return max(1, window_start + window - now)
     return None
 

@@ -10,7 +10,7 @@ from mdm.celery import app as celery_app
 from mdm.models import AuditEvent
 from mdm.services import organization_create
 from mdm.tasks import audit_chain_verify_task
-from tests.integration.conftest import wait_for
+from tests.live import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
