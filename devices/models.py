@@ -234,7 +234,6 @@ class PolicyVersion(models.Model):
     version = models.PositiveIntegerField()
     persona = models.ForeignKey("personas.Persona", on_delete=models.SET_NULL, null=True, related_name="+")
     persona_revision = models.PositiveIntegerField()
-    document = models.JSONField()
     jws = models.TextField()
     sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
@@ -245,3 +244,10 @@ class PolicyVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device_id} v{self.version}"
+
+    @property
+    def document(self) -> dict:
+        """The policy document inside the JWS (read back, not verified: the server signed it)."""
+        import jwt
+
+        return jwt.decode(self.jws, options={"verify_signature": False})["policy"]

@@ -1,47 +1,79 @@
-"""Signed policy versions: compile a device's policy from its persona, sign it as a compact JWS
-(EdDSA, `typ: mdm-policy+jwt`), store it as the device's next `PolicyVersion`."""
+"""Signed policy versions: compile each device's policy from its persona, sign it as a compact
+JWS (EdDSA, `typ: mdm-policy+jwt`), and keep it as the device's next `PolicyVersion`."""
 
 from __future__ import annotations
 
 import hashlib
 import time
 
+import jwt
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from devices.keys import container_key_active
-from devices.models import Device, PolicyVersion
-from mdm.signing import sign_jwt
-from personas.compiler import compile_policy, persona_template
+from devices.models import ContainerKey, Device, PolicyVersion
+from mdm.signing import private_key, signing_key_current
+from personas.compiler import Compiler, persona_template
 from personas.services import spec_of
 
 POLICY_TYP = "mdm-policy+jwt"
 
 
-def sign_policy(document: dict, *, device_id) -> str:
-    claims = {"iss": settings.MDM_ISSUER, "aud": str(device_id), "iat": int(time.time()), "policy": document}
-    return sign_jwt(claims, typ=POLICY_TYP)
+def sign_policies(items: list[tuple[str, dict]]) -> list[str]:
+    """Sign (device id, document) pairs with the active key, unwrapped once for the lot."""
+    key = signing_key_current()
+    private = private_key(key)
+    now = int(time.time())
+    headers = {"kid": key.kid, "typ": POLICY_TYP}
+    return [
+        jwt.encode(
+            {"iss": settings.MDM_ISSUER, "aud": str(device_id), "iat": now, "policy": document},
+            private,
+            algorithm="EdDSA",
+            headers=headers,
+        )
+        for device_id, document in items
+    ]
 
 
-def build_policy_version(*, device: Device, template: dict, version: int, key) -> PolicyVersion:
-    """A PolicyVersion row for `device` (not saved): compiled, validated and signed."""
-    document = compile_policy(template, version=version, key_id=str(key.pk), key_version=key.version)
-    jws = sign_policy(document, device_id=device.pk)
-    return PolicyVersion(
-        organization_id=device.organization_id,
-        device=device,
-        version=version,
-        persona_id=template["persona"]["id"],
-        persona_revision=template["persona"]["revision"],
-        document=document,
-        jws=jws,
-        sha256=hashlib.sha256(jws.encode()).hexdigest(),
-    )
+def new_policy_versions(*, template: dict, entries: list[tuple[Device, ContainerKey]]) -> list[PolicyVersion]:
+    """The next PolicyVersion of each device (unsaved), compiled from one template and signed.
+
+    Each device's `policy_version` is moved to its new version; the caller saves both, in the
+    transaction that holds the devices' row locks.
+    """
+    compiler = Compiler(template)
+    documents = [
+        (
+            device,
+            compiler.compile(version=(device.policy_version or 0) + 1, key_id=str(key.pk), key_version=key.version),
+        )
+        for device, key in entries
+    ]
+    signed = sign_policies([(device.pk, document) for device, document in documents])
+    now = timezone.now()
+    versions = []
+    for (device, document), jws in zip(documents, signed, strict=True):
+        device.policy_version = document["version"]
+        versions.append(
+            PolicyVersion(
+                organization_id=device.organization_id,
+                device=device,
+                version=document["version"],
+                persona_id=template["persona"]["id"],
+                persona_revision=template["persona"]["revision"],
+                jws=jws,
+                sha256=hashlib.sha256(jws.encode()).hexdigest(),
+                created_at=now,
+            )
+        )
+    return versions
 
 
 @transaction.atomic
 def policy_issue(*, device: Device) -> PolicyVersion | None:
-    """Issue the device its next policy version from its persona's current revision.
+    """Issue one device its next policy version from its persona's current revision.
 
     None when the device has no persona, or no active container key (a wiped device).
     """
@@ -50,8 +82,7 @@ def policy_issue(*, device: Device) -> PolicyVersion | None:
     if device.persona is None or key is None:
         return None
     template = persona_template(device.persona, spec_of(device.persona))
-    record = build_policy_version(device=device, template=template, version=(device.policy_version or 0) + 1, key=key)
+    (record,) = new_policy_versions(template=template, entries=[(device, key)])
     record.save(force_insert=True)
     Device.objects.filter(pk=device.pk).update(policy_version=record.version)
-    device.policy_version = record.version
     return record

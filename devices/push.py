@@ -10,23 +10,23 @@ committed batch, so no device gets two commands or versions for one push.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from devices.choices import PENDING_COMMAND_STATES, CommandState, DeviceState
 from devices.commands import registry
 from devices.models import Command, ContainerKey, Device, PolicyVersion, Push
+from devices.policy import new_policy_versions
 from devices.wakeups import wake_devices
 from mdm.celery import enqueue_on_commit
-from mdm.signing import signing_key_current
-from personas.compiler import compile_policy, persona_template
+from personas.compiler import persona_template
 from personas.models import Persona
 from personas.services import spec_of
 
@@ -57,27 +57,6 @@ def push_start_for_persona(*, persona: Persona, actor: dict[str, str] | None = N
     return push
 
 
-def _sign_many(documents: list[tuple[Device, dict]]) -> list[str]:
-    """Sign a batch of policy documents with one unwrap of the signing key."""
-    import jwt
-
-    from mdm.signing import private_key
-
-    key = signing_key_current()
-    private = private_key(key)
-    now = int(time.time())
-    headers = {"kid": key.kid, "typ": "mdm-policy+jwt"}
-    return [
-        jwt.encode(
-            {"iss": settings.MDM_ISSUER, "aud": str(device.pk), "iat": now, "policy": document},
-            private,
-            algorithm="EdDSA",
-            headers=headers,
-        )
-        for device, document in documents
-    ]
-
-
 def push_run_batch(*, push_id, template: dict) -> bool:
     """Process the next batch of a push. True when there may be more to do."""
     with transaction.atomic():
@@ -96,43 +75,25 @@ def push_run_batch(*, push_id, template: dict) -> bool:
             key.device_id: key
             for key in ContainerKey.objects.filter(device__in=devices, state=ContainerKey.State.ACTIVE)
         }
-        documents: list[tuple[Device, dict]] = []
-        for device in devices:
-            key = keys.get(device.pk)
-            if key is None:
-                continue  # no container key (being wiped): nothing to apply
-            version = (device.policy_version or 0) + 1
-            documents.append(
-                (device, compile_policy(template, version=version, key_id=str(key.pk), key_version=key.version))
+        versions = new_policy_versions(
+            template=template, entries=[(device, keys[device.pk]) for device in devices if device.pk in keys]
+        )
+        touched = [version.device for version in versions]
+        commands = [
+            registry.build(
+                APPLY_POLICY, device=version.device, payload={"version": version.version}, push=push, now=now
             )
-        versions, commands = [], []
-        for (device, document), jws in zip(documents, _sign_many(documents), strict=True):
-            versions.append(
-                PolicyVersion(
-                    organization_id=device.organization_id,
-                    device=device,
-                    version=document["version"],
-                    persona_id=push.persona_id,
-                    persona_revision=push.persona_revision,
-                    document=document,
-                    jws=jws,
-                    sha256=hashlib.sha256(jws.encode()).hexdigest(),
-                    created_at=now,
-                )
-            )
-            device.policy_version = document["version"]
-            commands.append(
-                registry.build(
-                    APPLY_POLICY, device=device, payload={"version": document["version"]}, push=push, now=now
-                )
-            )
-        touched = [device for device, _ in documents]
+            for version in versions
+        ]
         # Older apply_policy commands still pending would only bring an older version.
         Command.objects.filter(device__in=touched, type=APPLY_POLICY, state__in=PENDING_COMMAND_STATES).update(
             state=CommandState.EXPIRED, completed_at=now, detail="superseded by a newer policy version"
         )
         PolicyVersion.objects.bulk_create(versions, batch_size=BATCH_SIZE)
-        Device.objects.bulk_update(touched, ["policy_version"], batch_size=BATCH_SIZE)
+        # Every touched device moved to its version + 1 (their rows are locked): one plain UPDATE.
+        Device.objects.filter(pk__in=[device.pk for device in touched]).update(
+            policy_version=Coalesce(F("policy_version"), 0) + 1
+        )
         Command.objects.bulk_create(commands, batch_size=BATCH_SIZE)
         Push.objects.filter(pk=push.pk).update(
             state=Push.State.RUNNING,

@@ -110,7 +110,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "mdm.urls"
+# Overridable for the benchmarks only (bench/urls.py adds a baseline view).
+ROOT_URLCONF = env.str("MDM_ROOT_URLCONF", default="mdm.urls")
 ASGI_APPLICATION = "mdm.asgi.application"
 WSGI_APPLICATION = "mdm.wsgi.application"
 AUTH_USER_MODEL = "mdm.User"

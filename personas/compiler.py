@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import uuid
 from functools import cache
 from pathlib import Path
 
@@ -70,9 +71,35 @@ def persona_template(persona: Persona, spec: dict) -> dict:
     }
 
 
-def compile_policy(template: dict, *, version: int, key_id: str, key_version: int) -> dict:
-    """One device's policy document, validated."""
+def _fill(template: dict, version: int, key_id: str, key_version: int) -> dict:
     document = {**template, "version": version}
     document["encryption"] = {**template["encryption"], "key_id": key_id, "key_version": key_version}
+    return document
+
+
+def compile_policy(template: dict, *, version: int, key_id: str, key_version: int) -> dict:
+    """One device's policy document, validated against the schema."""
+    document = _fill(template, version, key_id, key_version)
     validate_policy(document)
     return document
+
+
+class Compiler:
+    """Compiles many devices' documents from one template, validating the schema once.
+
+    A device's document is the template plus three values (version, key id, key version). The
+    template is validated against the full schema with sample values once; each device's values
+    are then checked for exactly what the schema says of them. Same guarantee, without running
+    the whole schema 100,000 times in a push.
+    """
+
+    def __init__(self, template: dict):
+        validate_policy(_fill(template, 1, str(uuid.UUID(int=0)), 1))
+        self.template = template
+
+    def compile(self, *, version: int, key_id: str, key_version: int) -> dict:
+        if type(version) is not int or version < 1 or type(key_version) is not int or key_version < 1:
+            raise PolicyInvalid("version and key_version must be integers of at least 1.")
+        if str(uuid.UUID(key_id)) != key_id:
+            raise PolicyInvalid("key_id must be a lower-case hyphenated UUID.")
+        return _fill(self.template, version, key_id, key_version)

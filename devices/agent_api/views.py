@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -31,7 +32,7 @@ from devices.agent_api.serializers import (
 from devices.choices import PENDING_COMMAND_STATES
 from devices.delivery import command_record_result
 from devices.keys import HPKE_SUITE_NAME, container_key_active, container_key_seal
-from devices.models import ContainerKey, Device, PolicyVersion
+from devices.models import Command, ContainerKey, Device, PolicyVersion
 from devices.services import CheckinReport, EnrollmentRequest, device_checkin, device_enroll, device_unenroll
 from mdm.api.errors import Gone
 from mdm.lib import ratelimit
@@ -134,12 +135,15 @@ class CheckinApi(AgentApiView):
         serializer = CheckinSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        # One query: the device and its pending command count.
-        device = (
-            self.device_queryset()
-            .annotate(pending=Count("commands", filter=Q(commands__state__in=PENDING_COMMAND_STATES)))
-            .get()
+        # One query: the device and its pending command count (an index-only subquery).
+        pending = (
+            Command.objects.filter(device_id=OuterRef("pk"), state__in=PENDING_COMMAND_STATES)
+            .order_by()
+            .values("device_id")
+            .annotate(n=Count("*"))
+            .values("n")
         )
+        device = self.device_queryset().annotate(pending=Coalesce(Subquery(pending), 0)).get()
         device_checkin(
             device=device,
             report=CheckinReport(

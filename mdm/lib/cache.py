@@ -41,12 +41,12 @@ def delete(key: str) -> None:
 def incr_in_window(key: str, timeout: float) -> int | None:
     """Count one more in `key` (created with `timeout`); None when the cache is unreachable."""
     try:
-        cache.add(key, 0, timeout=timeout)
         try:
+            return cache.incr(key)  # one round trip, once the window's counter exists
+        except ValueError:  # the first request of the window
+            if cache.add(key, 1, timeout=timeout):
+                return 1
             return cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=timeout)
-            return 1
     except Exception as exc:
         _failed("incr", key, exc)
         return None

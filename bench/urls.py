@@ -1,0 +1,17 @@
+"""The server's URLs plus a bare DRF "hello" view: the baseline of bench/checkin.py."""
+
+from django.urls import include, path
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+class HelloApi(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        return Response({"hello": "world"})
+
+
+urlpatterns = [path("bench/hello", HelloApi.as_view()), path("", include("mdm.urls"))]
