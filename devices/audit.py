@@ -17,5 +17,13 @@ register_actions(
         "device.enrolled": {"platform", "model", "os_version", "ownership", "persona", "token_prefix", "owner"},
         "device.unenrolled": {"reason"},
         "device.retired": {"reason"},
+        "device.lock_requested": {"command_id", "reason"},
+        "device.unlock_requested": {"command_id", "reason"},
+        "wipe.requested": {"wipe_id", "reason"},
+        "wipe.held": {"wipe_id", "reason"},
+        "wipe.approved": {"wipe_id", "reason", "requested_by"},
+        "wipe.cancelled": {"wipe_id", "reason", "requested_by"},
+        "wipe.completed": {"wipe_id", "detail"},
+        "wipe.failed": {"wipe_id", "detail"},
     }
 )

@@ -251,3 +251,49 @@ class PolicyVersion(models.Model):
         import jwt
 
         return jwt.decode(self.jws, options={"verify_signature": False})["policy"]
+
+
+class Wipe(models.Model):
+    """One request to erase a device's corporate container, and what became of it.
+
+    Bound to the device (one enrollment): a device enrolled again is a new device and never
+    receives it. At most one wipe per device is open at a time. Past the organization's
+    mass-wipe threshold a wipe is `held` until a second admin approves it.
+    """
+
+    class State(models.TextChoices):
+        HELD = "held", "Held for a second admin's approval"
+        PENDING = "pending", "Pending (sent to the device)"
+        DONE = "done", "Done (acknowledged by the device)"
+        FAILED = "failed", "Failed (the device reported an error)"
+        CANCELLED = "cancelled", "Cancelled"
+
+    OPEN_STATES = ("held", "pending")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="+")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="wipes")
+    state = models.CharField(max_length=16, choices=State.choices)
+    reason = models.CharField(max_length=500)
+    requested_by = models.CharField(max_length=254)
+    requested_by_user = models.ForeignKey("mdm.User", on_delete=models.SET_NULL, null=True, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    approved_by = models.CharField(max_length=254, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.CharField(max_length=254, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    command = models.OneToOneField(Command, on_delete=models.SET_NULL, null=True, blank=True, related_name="wipe")
+    completed_at = models.DateTimeField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["device"], condition=models.Q(state__in=["held", "pending"]), name="wipe_one_open_per_device"
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "requested_at"], name="wipe_org_time")]
+
+    def __str__(self) -> str:
+        return f"wipe of {self.device_id} ({self.state})"

@@ -15,6 +15,14 @@ def push_fanout_task(push_id: str) -> dict:
 
 
 @shared_task
+def enforcement_apply_task() -> dict:
+    """Lock, then wipe, the containers of devices non-compliant for too long (persona rules)."""
+    from devices.wipe import enforcement_apply
+
+    return enforcement_apply()
+
+
+@shared_task
 def pushes_resume_task() -> int:
     """Publish again the task of every push that stopped making progress."""
     return push.pushes_resume()

@@ -230,6 +230,7 @@ CELERY_BEAT_SCHEDULE = {
         "task": "devices.tasks.used_assertions_purge_task",
         "schedule": crontab(minute=7),
     },
+    "enforcement-apply": {"task": "devices.tasks.enforcement_apply_task", "schedule": crontab(minute="*/15")},
     "pushes-resume": {"task": "devices.tasks.pushes_resume_task", "schedule": 120.0},
     "commands-expire": {"task": "devices.tasks.commands_expire_task", "schedule": crontab(minute="*/5")},
     "commands-rewake": {"task": "devices.tasks.commands_rewake_task", "schedule": 60.0},
@@ -342,6 +343,10 @@ MDM_RATE_LIMITS = {
 # to spread a large push's load on the database.
 MDM_PUSH_BATCH_SIZE = env.int("MDM_PUSH_BATCH_SIZE", default=500)
 MDM_PUSH_BATCH_PAUSE_SECONDS = env.float("MDM_PUSH_BATCH_PAUSE_SECONDS", default=0.0)
+# Mass-wipe protection: past this many wipes in this many minutes in one organization, further
+# wipes are held until a second admin approves them.
+MDM_MASS_WIPE_THRESHOLD = env.int("MDM_MASS_WIPE_THRESHOLD", default=10)
+MDM_MASS_WIPE_WINDOW_MINUTES = env.int("MDM_MASS_WIPE_WINDOW_MINUTES", default=20)
 # A device that has not checked in for this long is flagged silent.
 MDM_SILENT_AFTER_HOURS = env.int("MDM_SILENT_AFTER_HOURS", default=72)
 # A check-in that changes nothing writes `last_seen_at` at most this often.

@@ -110,3 +110,49 @@ class PushSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, help_text="Why: kept in the audit log and the wipe history.")
+
+
+class OptionalReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class EmployeeWipeSerializer(serializers.Serializer):
+    employee = serializers.EmailField()
+    reason = serializers.CharField(max_length=500)
+
+
+class WipeSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    device = serializers.SerializerMethodField()
+    state = serializers.CharField()
+    reason = serializers.CharField()
+    requested_by = serializers.CharField()
+    requested_at = serializers.DateTimeField()
+    approved_by = serializers.CharField()
+    approved_at = serializers.DateTimeField(allow_null=True)
+    cancelled_by = serializers.CharField()
+    cancelled_at = serializers.DateTimeField(allow_null=True)
+    command = serializers.UUIDField(source="command_id", allow_null=True)
+    delivered_at = serializers.SerializerMethodField()
+    completed_at = serializers.DateTimeField(allow_null=True)
+    detail = serializers.CharField()
+
+    def get_device(self, obj) -> dict:
+        return {"id": str(obj.device_id), "name": obj.device.name}
+
+    def get_delivered_at(self, obj) -> str | None:
+        delivered = obj.command.delivered_at if obj.command_id else None
+        return serializers.DateTimeField().to_representation(delivered) if delivered else None
+
+
+class WipeRequestedSerializer(serializers.Serializer):
+    wipe = WipeSerializer()
+    command = AdminCommandSerializer(allow_null=True)
+
+
+class LockRequestedSerializer(serializers.Serializer):
+    command = AdminCommandSerializer()

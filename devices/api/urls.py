@@ -9,5 +9,13 @@ urlpatterns = [
     path("devices/", views.DeviceListApi.as_view(), name="device-list"),
     path("devices/<uuid:pk>/", views.DeviceDetailApi.as_view(), name="device-detail"),
     path("devices/<uuid:pk>/commands/", views.DeviceCommandsApi.as_view(), name="device-commands"),
+    path("devices/<uuid:pk>/wipes/", views.DeviceWipesApi.as_view(), name="device-wipes"),
+    path("devices/<uuid:pk>/wipe-corporate/", views.DeviceWipeApi.as_view(), name="device-wipe"),
+    path("devices/<uuid:pk>/lock-corporate/", views.DeviceLockApi.as_view(), name="device-lock"),
+    path("devices/<uuid:pk>/unlock-corporate/", views.DeviceUnlockApi.as_view(), name="device-unlock"),
+    path("employees/wipe-corporate/", views.EmployeeWipeApi.as_view(), name="employee-wipe"),
+    path("wipes/", views.WipeListApi.as_view(), name="wipe-list"),
+    path("wipes/<uuid:pk>/approve/", views.WipeDecisionApi.as_view(), name="wipe-approve"),
+    path("wipes/<uuid:pk>/cancel/", views.WipeCancelApi.as_view(), name="wipe-cancel"),
     path("pushes/<uuid:pk>/", views.PushDetailApi.as_view(), name="push-detail"),
 ]

@@ -20,13 +20,19 @@ from rest_framework.views import APIView
 from devices.api.serializers import (
     AdminCommandSerializer,
     DeviceSerializer,
+    EmployeeWipeSerializer,
     EnrollmentTokenCreatedSerializer,
     EnrollmentTokenCreateSerializer,
     EnrollmentTokenSerializer,
+    LockRequestedSerializer,
+    OptionalReasonSerializer,
     PushSerializer,
+    ReasonSerializer,
+    WipeRequestedSerializer,
+    WipeSerializer,
 )
 from devices.choices import ContainerState, DeviceState, Ownership, Platform
-from devices.models import Command, Device, EnrollmentToken, Push
+from devices.models import Command, Device, EnrollmentToken, Push, Wipe
 from devices.push import push_progress
 from devices.services import (
     enrollment_qr_payload,
@@ -34,6 +40,7 @@ from devices.services import (
     enrollment_token_revoke,
     enrollment_token_secret,
 )
+from devices.wipe import corporate_lock, corporate_wipe_request, employee_wipe, wipe_approve, wipe_cancel
 from mdm.api.errors import Gone
 from mdm.api.permissions import OrgScopedMixin
 from mdm.lib.http import client_ip
@@ -216,3 +223,127 @@ class PushDetailApi(OrgScopedMixin, APIView):
         """Progress of a policy push: devices targeted, queued, delivered, acknowledged, failed."""
         push = get_object_or_404(Push.objects.filter(organization=self.organization), pk=pk)
         return Response(push_progress(push))
+
+
+def _device(view, pk) -> Device:
+    return get_object_or_404(Device.objects.filter(organization=view.organization), pk=pk)
+
+
+def _wipe_answer(wipe: Wipe) -> dict:
+    wipe = Wipe.objects.select_related("device", "command").get(pk=wipe.pk)
+    return {
+        "wipe": WipeSerializer(wipe).data,
+        "command": AdminCommandSerializer(wipe.command).data if wipe.command_id else None,
+    }
+
+
+class DeviceWipeApi(OrgScopedMixin, APIView):
+    required_perms = {"POST": Perm.DEVICES_WIPE}
+
+    @extend_schema(request=ReasonSerializer, responses={202: WipeRequestedSerializer})
+    def post(self, request, pk):
+        """Wipe the corporate container (never anything personal). 202 with the wipe and its command;
+        past the mass-wipe threshold the wipe is `held` (no command yet) for a second admin."""
+        serializer = ReasonSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        wipe = corporate_wipe_request(
+            device=_device(self, pk),
+            reason=serializer.validated_data["reason"],
+            actor=self.org_context.actor,
+            user=self.org_context.user,
+            client_ip=client_ip(request),
+        )
+        return Response(_wipe_answer(wipe), status=status.HTTP_202_ACCEPTED)
+
+
+class DeviceLockApi(OrgScopedMixin, APIView):
+    required_perms = {"POST": Perm.DEVICES_LOCK}
+    lock = True
+
+    @extend_schema(request=OptionalReasonSerializer, responses={202: LockRequestedSerializer})
+    def post(self, request, pk):
+        """Lock (or unlock) the corporate container: 202 with the command."""
+        serializer = OptionalReasonSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        command = corporate_lock(
+            device=_device(self, pk),
+            lock=self.lock,
+            actor=self.org_context.actor,
+            client_ip=client_ip(request),
+            reason=serializer.validated_data["reason"],
+        )
+        return Response({"command": AdminCommandSerializer(command).data}, status=status.HTTP_202_ACCEPTED)
+
+
+class DeviceUnlockApi(DeviceLockApi):
+    lock = False
+
+
+class DeviceWipesApi(OrgScopedMixin, generics.ListAPIView):
+    """A device's wipe history: requested by whom, when, why; delivered, done or failed when."""
+
+    required_perms = {"GET": Perm.DEVICES_VIEW}
+    serializer_class = WipeSerializer
+
+    def get_queryset(self):
+        device = _device(self, self.kwargs["pk"])
+        return Wipe.objects.filter(device=device).select_related("device", "command").order_by("-requested_at", "id")
+
+
+@extend_schema(parameters=[OpenApiParameter("state", OpenApiTypes.STR, enum=Wipe.State.values)])
+class WipeListApi(OrgScopedMixin, generics.ListAPIView):
+    """The organization's wipes, newest first (`?state=held` for those awaiting a second admin)."""
+
+    required_perms = {"GET": Perm.DEVICES_VIEW}
+    serializer_class = WipeSerializer
+
+    def get_queryset(self):
+        qs = Wipe.objects.filter(organization=self.organization).select_related("device", "command")
+        if state := _choice(self.request.query_params, "state", Wipe.State.values):
+            qs = qs.filter(state=state)
+        return qs.order_by("-requested_at", "id")
+
+
+class WipeDecisionApi(OrgScopedMixin, APIView):
+    required_perms = {"POST": Perm.WIPES_APPROVE}
+    approve = True
+
+    @extend_schema(request=None, responses={200: WipeRequestedSerializer})
+    def post(self, request, pk):
+        """Approve (a second admin) or cancel a held wipe."""
+        wipe = get_object_or_404(Wipe.objects.filter(organization=self.organization), pk=pk)
+        if self.approve:
+            wipe = wipe_approve(
+                wipe=wipe, actor=self.org_context.actor, user=self.org_context.user, client_ip=client_ip(request)
+            )
+        else:
+            wipe = wipe_cancel(wipe=wipe, actor=self.org_context.actor, client_ip=client_ip(request))
+        return Response(_wipe_answer(wipe))
+
+
+class WipeCancelApi(WipeDecisionApi):
+    approve = False
+
+
+class EmployeeWipeApi(OrgScopedMixin, APIView):
+    required_perms = {"POST": Perm.DEVICES_WIPE}
+
+    @extend_schema(request=EmployeeWipeSerializer, responses={202: WipeRequestedSerializer(many=True)})
+    def post(self, request):
+        """Wipe the corporate container of every active device of an employee (each its own wipe)."""
+        serializer = EmployeeWipeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        employee = User.objects.filter(
+            email__iexact=serializer.validated_data["employee"], devices__organization=self.organization
+        ).first()
+        if employee is None:
+            raise ValidationError({"employee": ["No employee with devices in this organization."]})
+        wipes = employee_wipe(
+            organization=self.organization,
+            employee=employee,
+            reason=serializer.validated_data["reason"],
+            actor=self.org_context.actor,
+            user=self.org_context.user,
+            client_ip=client_ip(request),
+        )
+        return Response({"wipes": [_wipe_answer(w) for w in wipes]}, status=status.HTTP_202_ACCEPTED)

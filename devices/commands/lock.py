@@ -8,6 +8,11 @@ class LockCorporate(CommandType):
     name = "lock_corporate"
     priority = 5
 
+    def on_acknowledged(self, command, device) -> None:
+        from devices.wipe import lock_result
+
+        lock_result(device=device, locked=True)
+
 
 @registry.register
 class UnlockCorporate(CommandType):
@@ -15,3 +20,8 @@ class UnlockCorporate(CommandType):
 
     name = "unlock_corporate"
     priority = 5
+
+    def on_acknowledged(self, command, device) -> None:
+        from devices.wipe import lock_result
+
+        lock_result(device=device, locked=False)

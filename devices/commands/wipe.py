@@ -13,3 +13,13 @@ class WipeCorporate(CommandType):
     name = "wipe_corporate"
     priority = 0
     lifetime: timedelta | None = None
+
+    def on_acknowledged(self, command, device) -> None:
+        from devices.wipe import wipe_result
+
+        wipe_result(command=command, device=device, acknowledged=True)
+
+    def on_error(self, command, device) -> None:
+        from devices.wipe import wipe_result
+
+        wipe_result(command=command, device=device, acknowledged=False)

@@ -1,0 +1,286 @@
+"""Remote wipe of the corporate persona, lock and unlock, mass-wipe protection, enforcement.
+
+A wipe is one service in one transaction: the container goes `wipe_pending`, its keys are
+destroyed at once (crypto-shredding: whatever the device still holds can never be decrypted
+again, even before it obeys), a top-priority `wipe_corporate` command is queued, and an audit
+event names who asked and why. When the device acknowledges, it is retired. Nothing personal is
+addressed: no command, endpoint or field of the protocol reaches it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from devices.choices import ContainerState, DeviceState
+from devices.commands import registry
+from devices.keys import container_keys_destroy
+from devices.models import Command, Device, Wipe
+from devices.services import device_retire
+from devices.wakeups import wake_devices
+from mdm.audit import SYSTEM_ACTOR, audit_event_record
+from mdm.models import Organization, User
+from mdm.services import ServiceError
+
+MAX_REASON = 500
+
+
+def _actor_label(actor: dict[str, str] | None) -> str:
+    return (actor or SYSTEM_ACTOR).get("actor_label", "system")[:254]
+
+
+def _wake_after_commit(device_id) -> None:
+    transaction.on_commit(lambda: wake_devices([device_id]))
+
+
+def _send(wipe: Wipe, device: Device) -> None:
+    """Destroy the keys and queue the command: the irreversible part of a wipe."""
+    Device.objects.filter(pk=device.pk).update(container_state=ContainerState.WIPE_PENDING)
+    device.container_state = ContainerState.WIPE_PENDING
+    container_keys_destroy(device=device)
+    # Older commands would only get in the way of (or after) the wipe.
+    Command.objects.filter(device=device, state__in=["queued", "delivered"]).update(
+        state="expired", completed_at=timezone.now(), detail="superseded by a corporate wipe"
+    )
+    command = registry.build("wipe_corporate", device=device, payload={"wipe_id": str(wipe.pk), "reason": wipe.reason})
+    command.save(force_insert=True)
+    wipe.command = command
+    wipe.state = Wipe.State.PENDING
+    _wake_after_commit(device.pk)
+
+
+def _recent_wipes(organization_id, now: datetime) -> int:
+    window = timedelta(minutes=settings.MDM_MASS_WIPE_WINDOW_MINUTES)
+    return (
+        Wipe.objects.filter(organization_id=organization_id, requested_at__gte=now - window)
+        .exclude(state=Wipe.State.CANCELLED)
+        .count()
+    )
+
+
+def corporate_wipe_request(
+    *,
+    device: Device,
+    reason: str,
+    actor: dict[str, str] | None = None,
+    user: User | None = None,
+    client_ip: str | None = None,
+    now: datetime | None = None,
+) -> Wipe:
+    """Wipe a device's corporate container (or hold the request past the mass-wipe threshold).
+
+    Two admins wiping the same device at once get the same, single wipe.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise ServiceError("Say why: a wipe needs a reason.", field="reason")
+    if len(reason) > MAX_REASON:
+        raise ServiceError(f"At most {MAX_REASON} characters.", field="reason")
+    now = now or timezone.now()
+    with transaction.atomic():
+        # One wipe decision at a time per organization: the mass-wipe count must not race.
+        Organization.objects.select_for_update().only("id").get(pk=device.organization_id)
+        device = Device.objects.select_for_update().get(pk=device.pk)
+        if device.state != DeviceState.ACTIVE:
+            raise ServiceError("This device is retired: there is nothing left to wipe.", code="conflict")
+        existing = Wipe.objects.filter(device=device, state__in=Wipe.OPEN_STATES).first()
+        if existing is not None:
+            return existing
+        held = _recent_wipes(device.organization_id, now) >= settings.MDM_MASS_WIPE_THRESHOLD
+        wipe = Wipe(
+            organization_id=device.organization_id,
+            device=device,
+            reason=reason,
+            requested_by=_actor_label(actor),
+            requested_by_user=user,
+            requested_at=now,
+            state=Wipe.State.HELD,
+        )
+        if not held:
+            _send(wipe, device)
+        wipe.save(force_insert=True)
+        audit_event_record(
+            organization=device.organization,
+            action="wipe.held" if held else "wipe.requested",
+            actor=actor,
+            target=device,
+            details={"wipe_id": str(wipe.pk), "reason": reason},
+            client_ip=client_ip,
+            at=now,
+        )
+    return wipe
+
+
+def wipe_approve(*, wipe: Wipe, actor: dict[str, str], user: User | None, client_ip: str | None = None) -> Wipe:
+    """A second admin lets a held wipe go. The one who asked for it cannot."""
+    with transaction.atomic():
+        wipe = Wipe.objects.select_for_update().select_related("device").get(pk=wipe.pk)
+        if wipe.state != Wipe.State.HELD:
+            raise ServiceError(f"This wipe is {wipe.state}, not held.", code="conflict")
+        same_person = user is not None and wipe.requested_by_user_id == user.pk
+        if same_person or _actor_label(actor) == wipe.requested_by:
+            raise ServiceError(
+                "A held wipe needs the approval of a second admin, not of the one who requested it.",
+                code="second_admin_required",
+                status=403,
+            )
+        device = Device.objects.select_for_update().get(pk=wipe.device_id)
+        if device.state != DeviceState.ACTIVE:
+            raise ServiceError("This device is retired: there is nothing left to wipe.", code="conflict")
+        wipe.approved_by = _actor_label(actor)
+        wipe.approved_at = timezone.now()
+        _send(wipe, device)
+        wipe.save()
+        audit_event_record(
+            organization=device.organization,
+            action="wipe.approved",
+            actor=actor,
+            target=device,
+            details={"wipe_id": str(wipe.pk), "reason": wipe.reason, "requested_by": wipe.requested_by},
+            client_ip=client_ip,
+        )
+    return wipe
+
+
+def wipe_cancel(*, wipe: Wipe, actor: dict[str, str], client_ip: str | None = None) -> Wipe:
+    """Cancel a held wipe. (A sent wipe cannot be taken back: its keys are already gone.)"""
+    with transaction.atomic():
+        wipe = Wipe.objects.select_for_update().select_related("device").get(pk=wipe.pk)
+        if wipe.state != Wipe.State.HELD:
+            raise ServiceError(f"Only a held wipe can be cancelled; this one is {wipe.state}.", code="conflict")
+        wipe.state = Wipe.State.CANCELLED
+        wipe.cancelled_by = _actor_label(actor)
+        wipe.cancelled_at = timezone.now()
+        wipe.save(update_fields=["state", "cancelled_by", "cancelled_at"])
+        audit_event_record(
+            organization=wipe.device.organization,
+            action="wipe.cancelled",
+            actor=actor,
+            target=wipe.device,
+            details={"wipe_id": str(wipe.pk), "reason": wipe.reason, "requested_by": wipe.requested_by},
+            client_ip=client_ip,
+        )
+    return wipe
+
+
+def wipe_result(*, command: Command, device: Device, acknowledged: bool) -> None:
+    """The device reported on its wipe (inside the transaction that records the result)."""
+    wipe = Wipe.objects.select_for_update().filter(command=command).first()
+    now = timezone.now()
+    device_actor = {"actor_type": "device", "actor_id": str(device.pk), "actor_label": device.name}
+    if wipe is not None:
+        wipe.state = Wipe.State.DONE if acknowledged else Wipe.State.FAILED
+        wipe.completed_at = now
+        wipe.detail = command.detail
+        wipe.save(update_fields=["state", "completed_at", "detail"])
+    audit_event_record(
+        organization=device.organization,
+        action="wipe.completed" if acknowledged else "wipe.failed",
+        actor=device_actor,
+        target=device,
+        details={"wipe_id": str(wipe.pk) if wipe else None, "detail": command.detail[:500]},
+    )
+    if acknowledged:
+        Device.objects.filter(pk=device.pk).update(container_state=ContainerState.WIPED)
+        device_retire(device=device, reason="corporate wipe acknowledged", actor=device_actor)
+
+
+def corporate_lock(
+    *,
+    device: Device,
+    lock: bool,
+    actor: dict[str, str] | None = None,
+    client_ip: str | None = None,
+    reason: str = "",
+) -> Command:
+    """Queue a lock (or unlock) of the corporate container."""
+    with transaction.atomic():
+        device = Device.objects.select_for_update().get(pk=device.pk)
+        if device.state != DeviceState.ACTIVE:
+            raise ServiceError("This device is retired.", code="conflict")
+        if device.container_state in (ContainerState.WIPE_PENDING, ContainerState.WIPED):
+            raise ServiceError("This device's corporate container is being wiped.", code="conflict")
+        kind = "lock_corporate" if lock else "unlock_corporate"
+        # A lock and an unlock still pending cancel out: only the newest one counts.
+        Command.objects.filter(
+            device=device, type__in=["lock_corporate", "unlock_corporate"], state__in=["queued", "delivered"]
+        ).update(state="expired", completed_at=timezone.now(), detail="superseded by a newer lock or unlock")
+        command = registry.build(kind, device=device, payload={})
+        command.save(force_insert=True)
+        _wake_after_commit(device.pk)
+        audit_event_record(
+            organization=device.organization,
+            action="device.lock_requested" if lock else "device.unlock_requested",
+            actor=actor,
+            target=device,
+            details={"command_id": str(command.pk), "reason": reason},
+            client_ip=client_ip,
+        )
+    return command
+
+
+def lock_result(*, device: Device, locked: bool) -> None:
+    Device.objects.filter(pk=device.pk, container_state__in=[ContainerState.ACTIVE, ContainerState.LOCKED,
+                          ContainerState.PENDING]).update(
+        container_state=ContainerState.LOCKED if locked else ContainerState.ACTIVE
+    )  # fmt: skip
+
+
+def employee_wipe(
+    *,
+    organization: Organization,
+    employee: User,
+    reason: str,
+    actor: dict[str, str] | None = None,
+    user: User | None = None,
+    client_ip: str | None = None,
+) -> list[Wipe]:
+    """Wipe every active device of an employee (they left): each its own tracked wipe."""
+    devices = Device.objects.filter(organization=organization, owner=employee, state=DeviceState.ACTIVE)
+    return [
+        corporate_wipe_request(device=device, reason=reason, actor=actor, user=user, client_ip=client_ip)
+        for device in devices.order_by("enrolled_at")
+    ]
+
+
+def enforcement_apply(*, now: datetime | None = None) -> dict[str, int]:
+    """Apply each persona's enforcement rules: lock the container of a device non-compliant for
+    N days, wipe it after M days. Each action is audited and visible on the device."""
+    now = now or timezone.now()
+    counts = {"locked": 0, "wiped": 0}
+    candidates = (
+        Device.objects.filter(state=DeviceState.ACTIVE, compliant=False, noncompliant_since__isnull=False)
+        .exclude(container_state__in=[ContainerState.WIPE_PENDING, ContainerState.WIPED])
+        .select_related("persona")
+    )
+    actor = {"actor_type": "system", "actor_id": "", "actor_label": "enforcement rules"}
+    for device in candidates.iterator(chunk_size=500):
+        persona = device.persona
+        if persona is None:
+            continue
+        days = (now - device.noncompliant_since).total_seconds() / 86400
+        if persona.wipe_after_days is not None and days >= persona.wipe_after_days:
+            if not Wipe.objects.filter(device=device, state__in=Wipe.OPEN_STATES).exists():
+                corporate_wipe_request(
+                    device=device,
+                    reason=f"Non-compliant for {persona.wipe_after_days} days (persona {persona.name}).",
+                    actor=actor,
+                    now=now,
+                )
+                counts["wiped"] += 1
+        elif persona.block_after_days is not None and days >= persona.block_after_days:
+            pending_lock = Command.objects.filter(
+                device=device, type="lock_corporate", state__in=["queued", "delivered"]
+            ).exists()
+            if device.container_state != ContainerState.LOCKED and not pending_lock:
+                corporate_lock(
+                    device=device,
+                    lock=True,
+                    actor=actor,
+                    reason=f"Non-compliant for {persona.block_after_days} days (persona {persona.name}).",
+                )
+                counts["locked"] += 1
+    return counts
