@@ -17,6 +17,7 @@ from devices.models import Command, Device, PolicyVersion, Push
 from devices.push import push_start_for_persona, pushes_resume
 from devices.services import EnrollmentRequest, device_enroll, enrollment_token_create
 from devices.tasks import push_fanout_task
+from devices.wipe import corporate_wipe_request
 from personas.models import Persona
 from personas.services import persona_update, spec_of
 from tests.agents import Keys
@@ -226,5 +227,33 @@ def test_with_redis_down_commands_are_still_delivered(actors, private_redis, tmp
         registry.build("unlock_corporate", device=device, payload={}).save()
         assert [c["type"] for c in agent.poll(wait=10)] == ["unlock_corporate"]
         assert set(Command.objects.filter(device=device).values_list("state", flat=True)) == {"acknowledged"}
+        # A wipe issued while Redis is down is delivered at the next poll.
+        private_redis.stop()
+        corporate_wipe_request(device=device, reason="lost while Redis was down")
+        (ran,) = agent.poll(wait=5)
+        assert ran["type"] == "wipe_corporate" and ran["result"] == "acknowledged"
+        assert Device.objects.get(pk=device.pk).state == "retired"
     finally:
         live.stop()
+
+
+def test_a_wipe_from_the_admin_api_reaches_a_running_agent(live_mdm, celery_worker, actors, tmp_path):
+    import hashlib
+
+    agent = enroll_agent(live_mdm, actors.org, tmp_path)
+    agent.sync_policy()
+    agent.put_file("work", "deal.txt", b"term sheet")
+    agent.put_file("personal", "kids.jpg", b"\xff\xd8 family")
+    before = hashlib.sha256((agent.container.personal / "kids.jpg").read_bytes()).hexdigest()
+    outcome: list[str] = []
+    runner = threading.Thread(target=lambda: outcome.append(agent.run(wait=20, max_seconds=40)))
+    runner.start()
+    time.sleep(1)
+    answer = api(live_mdm, actors.token(actors.admin), "POST",
+                 f"/api/v1/devices/{agent.identity['device_id']}/wipe-corporate/", {"reason": "stolen"})  # fmt: skip
+    runner.join(timeout=45)
+    assert outcome == ["retired"]
+    assert not agent.container.corporate.exists()
+    assert hashlib.sha256((agent.container.personal / "kids.jpg").read_bytes()).hexdigest() == before
+    wipe = api(live_mdm, actors.token(actors.auditor), "GET", f"/api/v1/devices/{agent.identity['device_id']}/wipes/")
+    assert wipe["results"][0]["id"] == answer["wipe"]["id"] and wipe["results"][0]["state"] == "done"
