@@ -17,6 +17,7 @@ register_actions(
         "device.enrolled": {"platform", "model", "os_version", "ownership", "persona", "token_prefix", "owner"},
         "device.unenrolled": {"reason"},
         "device.retired": {"reason"},
+        "device.wiped_by_agent": {"previous_state"},
         "device.lock_requested": {"command_id", "reason"},
         "device.unlock_requested": {"command_id", "reason"},
         "wipe.requested": {"wipe_id", "reason"},

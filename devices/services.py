@@ -333,6 +333,16 @@ def device_checkin(*, device: Device, report: CheckinReport) -> Device:
     if changes or stale:
         changes["last_seen_at"] = now
         Device.objects.filter(pk=device.pk).update(**changes)
+        if changes.get("container_state") == ContainerState.WIPED:
+            # No wipe of ours was pending (that state is never overwritten): the agent wiped its
+            # container by itself, its offline timer having run out.
+            audit_event_record(
+                organization=device.organization,
+                action="device.wiped_by_agent",
+                actor={"actor_type": "device", "actor_id": str(device.pk), "actor_label": device.name},
+                target=device,
+                details={"previous_state": device.container_state},
+            )
         for field, value in changes.items():
             setattr(device, field, value)
     return device

@@ -76,3 +76,6 @@ def test_the_offline_timer_wipes_the_work_side_by_itself(enrolled, tmp_path):
     # When it reaches the server again, it reports the wiped container.
     agent.checkin()
     assert Device.objects.get(pk=agent.identity["device_id"]).container_state == "wiped"
+    from mdm.models import AuditEvent
+
+    assert AuditEvent.objects.filter(action="device.wiped_by_agent", target_id=agent.identity["device_id"]).exists()

@@ -57,3 +57,32 @@ def test_the_agent_refuses_a_server_that_does_not_match_the_qr_pin(live_mdm, act
     from devices.models import EnrollmentToken
 
     assert EnrollmentToken.objects.get(pk=made["id"]).status == "usable"
+
+
+def test_the_agents_command_line_enforces_the_policy(live_mdm, actors, tmp_path):
+    from personas.models import Persona
+    from personas.services import persona_update, spec_of
+
+    persona = Persona.objects.get(organization=actors.org, is_default=True)
+    spec = spec_of(persona)
+    spec["apps"] = [{"id": "com.acme.mail", "install": "required", "min_version": "3.0", "signing_cert_sha256": []}]
+    persona_update(persona=persona, spec=spec)
+    made = json.loads(live_mdm.manage("create_enrollment_token", "--org", "Acme", "--json"))
+    state = tmp_path / "phone"
+    live_mdm.agent(state, "enroll", "--qr-payload", json.dumps(made["qr_payload"]))
+    assert "policy 1 applied; container active" in live_mdm.agent(state, "sync").stdout
+    assert (
+        "allowed"
+        in live_mdm.agent(state, "install-app", "com.acme.mail", "--version", "3.1", "--cert", "a" * 64).stdout
+    )
+    refused = live_mdm.agent(state, "install-app", "com.other.app", "--version", "1", "--cert", "a" * 64, check=False)
+    assert refused.returncode == 3 and "not on the work allowlist" in refused.stderr
+    refused = live_mdm.agent(state, "share", "--channel", "clipboard", "--from", "work", "--to", "personal",
+                             "--text", "secret", check=False)  # fmt: skip
+    assert refused.returncode == 3 and "does not allow clipboard from work to personal" in refused.stderr
+    allowed = live_mdm.agent(state, "share", "--channel", "clipboard", "--from", "personal", "--to", "work",
+                             "--text", "an address")  # fmt: skip
+    assert "allowed" in allowed.stdout
+    live_mdm.agent(state, "put-file", "--side", "work", "memo.txt", "--text", "confidential")
+    assert b"confidential" not in (state / "corporate" / "memo.txt").read_bytes()
+    assert live_mdm.agent(state, "get-file", "--side", "work", "memo.txt").stdout == "confidential"
