@@ -143,6 +143,8 @@ class Push(models.Model):
     targeted = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
     cursor = models.UUIDField(null=True, blank=True)
+    # Only these devices (a persona assignment); null: every active device of the persona.
+    device_ids = models.JSONField(null=True, blank=True)
     batches = models.PositiveIntegerField(default=0)
     requested_by = models.CharField(max_length=254, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

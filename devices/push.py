@@ -36,25 +36,71 @@ BATCH_SIZE = settings.MDM_PUSH_BATCH_SIZE
 APPLY_POLICY = "apply_policy"
 
 
-def push_start_for_persona(*, persona: Persona, actor: dict[str, str] | None = None) -> Push:
-    """Create a push of the persona's current revision and publish its task after commit."""
+def push_start_for_persona(
+    *, persona: Persona, actor: dict[str, str] | None = None, device_ids: list[str] | None = None
+) -> Push:
+    """Create a push of the persona's current revision and publish its task after commit.
+
+    With `device_ids`, only those devices (just assigned to the persona) are pushed to.
+    """
     from devices.tasks import push_fanout_task
 
     with transaction.atomic():
-        targeted = Device.objects.filter(persona=persona, state=DeviceState.ACTIVE).count()
+        targets = Device.objects.filter(persona=persona, state=DeviceState.ACTIVE)
+        if device_ids is not None:
+            targets = targets.filter(pk__in=device_ids)
         push = Push.objects.create(
             organization_id=persona.organization_id,
             persona=persona,
             persona_revision=persona.revision,
-            targeted=targeted,
+            targeted=targets.count(),
+            device_ids=device_ids,
             requested_by=(actor or {}).get("actor_label", "system")[:254],
         )
-        # An older push still in flight would only deliver an older revision: stop it.
-        Push.objects.filter(persona=persona, state__in=[Push.State.PENDING, Push.State.RUNNING]).exclude(
-            pk=push.pk
-        ).update(state=Push.State.SUPERSEDED, finished_at=timezone.now())
+        if device_ids is None:
+            # An older push still in flight would only deliver an older revision: stop it.
+            Push.objects.filter(persona=persona, state__in=[Push.State.PENDING, Push.State.RUNNING]).exclude(
+                pk=push.pk
+            ).update(state=Push.State.SUPERSEDED, finished_at=timezone.now())
         enqueue_on_commit(push_fanout_task, str(push.pk))
     return push
+
+
+MAX_ASSIGN = 1000
+
+
+def persona_assign(
+    *,
+    persona: Persona,
+    device_ids: list,
+    actor: dict[str, str] | None = None,
+    client_ip: str | None = None,
+) -> Push:
+    """Move devices of the persona's organization to the persona, and push it to them."""
+    from mdm.audit import audit_event_record
+    from mdm.services import ServiceError
+
+    ids = sorted({str(device_id) for device_id in device_ids})
+    if not ids or len(ids) > MAX_ASSIGN:
+        raise ServiceError(f"Give 1 to {MAX_ASSIGN} device ids.", field="devices")
+    with transaction.atomic():
+        devices = Device.objects.filter(
+            organization_id=persona.organization_id, state=DeviceState.ACTIVE, pk__in=ids
+        ).select_for_update()
+        found = [str(pk) for pk in devices.values_list("pk", flat=True)]
+        missing = sorted(set(ids) - set(found))
+        if missing:
+            raise ServiceError(f"No active device {missing[0]} in this organization.", field="devices")
+        Device.objects.filter(pk__in=found).update(persona=persona)
+        audit_event_record(
+            organization=persona.organization,
+            action="persona.devices_assigned",
+            actor=actor,
+            target=persona,
+            details={"devices": len(found), "device_ids": found[:100]},
+            client_ip=client_ip,
+        )
+        return push_start_for_persona(persona=persona, actor=actor, device_ids=found)
 
 
 def push_run_batch(*, push_id, template: dict) -> bool:
@@ -64,6 +110,8 @@ def push_run_batch(*, push_id, template: dict) -> bool:
         if push.state in (Push.State.DONE, Push.State.SUPERSEDED):
             return False
         devices_qs = Device.objects.filter(persona_id=push.persona_id, state=DeviceState.ACTIVE).order_by("pk")
+        if push.device_ids is not None:
+            devices_qs = devices_qs.filter(pk__in=push.device_ids)
         if push.cursor is not None:
             devices_qs = devices_qs.filter(pk__gt=push.cursor)
         devices = list(devices_qs.select_for_update(of=("self",))[:BATCH_SIZE])

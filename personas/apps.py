@@ -15,6 +15,7 @@ class PersonasConfig(AppConfig):
                 "persona.created": {"name", "preset", "revision"},
                 "persona.updated": {"name", "revision", "diff"},
                 "persona.deleted": {"name"},
+                "persona.devices_assigned": {"devices", "device_ids"},
             }
         )
         if create_default_persona not in ORGANIZATION_CREATED_HOOKS:

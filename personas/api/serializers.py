@@ -24,6 +24,16 @@ class PersonaCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
 
 
+class AssignSerializer(serializers.Serializer):
+    devices = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=1000)
+
+
+class PushStartedSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    url = serializers.CharField()
+    targeted = serializers.IntegerField()
+
+
 class PolicyPreviewSerializer(serializers.Serializer):
     policy = serializers.DictField(help_text="The policy document (version, key id and key version are placeholders).")
     placeholders = serializers.ListField(child=serializers.CharField())

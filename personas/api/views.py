@@ -19,7 +19,13 @@ from mdm.api.pagination import PagePagination
 from mdm.api.permissions import OrgScopedMixin
 from mdm.lib.http import client_ip
 from mdm.permissions import Perm
-from personas.api.serializers import PersonaCreateSerializer, PersonaSerializer, PolicyPreviewSerializer
+from personas.api.serializers import (
+    AssignSerializer,
+    PersonaCreateSerializer,
+    PersonaSerializer,
+    PolicyPreviewSerializer,
+    PushStartedSerializer,
+)
 from personas.compiler import compile_policy, persona_template
 from personas.models import Persona
 from personas.services import persona_create, persona_delete, persona_update, spec_of
@@ -158,3 +164,24 @@ class PersonaPolicyPreviewApi(OrgScopedMixin, APIView):
         return Response(
             {"policy": document, "placeholders": ["version", "encryption.key_id", "encryption.key_version"]}
         )
+
+
+class PersonaAssignApi(OrgScopedMixin, APIView):
+    required_perms = {"POST": Perm.PERSONAS_CHANGE}
+
+    @extend_schema(request=AssignSerializer, responses={202: PushStartedSerializer})
+    def post(self, request, pk):
+        """Move devices to this persona; a push delivers it to them (202 with the push)."""
+        from devices.push import persona_assign
+
+        persona = get_object_or_404(Persona.objects.filter(organization=self.organization), pk=pk)
+        serializer = AssignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        push = persona_assign(
+            persona=persona,
+            device_ids=serializer.validated_data["devices"],
+            actor=self.org_context.actor,
+            client_ip=client_ip(request),
+        )
+        body = {"id": str(push.pk), "url": f"/api/v1/pushes/{push.pk}/", "targeted": push.targeted}
+        return Response(body, status=status.HTTP_202_ACCEPTED)

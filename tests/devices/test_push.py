@@ -128,3 +128,30 @@ def test_fan_out_statements_grow_with_batches_not_devices(
     assert (b3, b6) == (1, 2)
     per_batch = q6 - q3
     assert per_batch <= 15, counts
+
+
+def test_assigning_devices_to_a_persona_pushes_it_to_them_only(actors, fleet):
+    agents, bystander = fleet
+    target = Persona.objects.get(organization=actors.org, name="Other")
+    chosen = [agents[0].identity["device_id"], agents[1].identity["device_id"]]
+    response = actors.api(actors.admin).post(
+        f"/api/v1/personas/{target.pk}/assign/", {"devices": chosen}, format="json"
+    )
+    assert response.status_code == 202, response.content
+    push = push_run(response.json()["id"])
+    assert (push.targeted, push.processed) == (2, 2)
+    for device_id in chosen:
+        device = Device.objects.get(pk=device_id)
+        assert device.persona == target
+        assert PolicyVersion.objects.get(device=device, version=device.policy_version).persona_id == target.pk
+    assert Command.objects.filter(push=push).count() == 2
+    assert not Command.objects.filter(device_id=bystander.identity["device_id"]).exists()
+    # Another organization's device, or a retired one, cannot be assigned.
+    foreign = actors.api(actors.outsider).post(
+        f"/api/v1/personas/{target.pk}/assign/", {"devices": chosen}, format="json"
+    )
+    assert foreign.status_code == 404
+    bad = actors.api(actors.admin).post(
+        f"/api/v1/personas/{target.pk}/assign/", {"devices": ["00000000-0000-0000-0000-000000000001"]}, format="json"
+    )
+    assert bad.status_code == 400 and "devices" in bad.json()["errors"]
