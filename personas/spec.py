@@ -24,6 +24,7 @@ import re
 
 from rest_framework import serializers
 
+from mdm.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from personas.choices import CIPHERS, PLATFORMS, Channel, Decision, Direction, InstallMode, PasscodeComplexity
 
 # Android package names (segments start with a letter) and iOS bundle ids (letters, digits, '-').
@@ -56,28 +57,7 @@ def version_tuple(value: str) -> tuple[int, ...]:
     return tuple(int(part) for part in value.split("."))
 
 
-class StrictChar(serializers.CharField):
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictBool(serializers.BooleanField):
-    def to_internal_value(self, data):
-        if data is True or data is False:
-            return data
-        self.fail("invalid", input=data)
-
-
-class StrictInt(serializers.IntegerField):
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class AppIdField(StrictChar):
+class AppIdField(StrictCharField):
     def __init__(self, **kwargs):
         super().__init__(max_length=255, **kwargs)
 
@@ -93,9 +73,9 @@ class AppIdField(StrictChar):
 class AppRuleSpec(serializers.Serializer):
     id = AppIdField()
     install = serializers.ChoiceField(choices=InstallMode.choices, default=InstallMode.AVAILABLE)
-    min_version = StrictChar(allow_blank=True, allow_null=True, required=False, default=None, max_length=32)
+    min_version = StrictCharField(allow_blank=True, allow_null=True, required=False, default=None, max_length=32)
     signing_cert_sha256 = serializers.ListField(
-        child=StrictChar(), required=False, default=list, max_length=MAX_CERTS_PER_APP
+        child=StrictCharField(), required=False, default=list, max_length=MAX_CERTS_PER_APP
     )
     managed_config = serializers.DictField(required=False, default=dict)
 
@@ -158,7 +138,7 @@ class ChannelSpec(serializers.Serializer):
 
 
 class ClipboardSpec(ChannelSpec):
-    max_chars = StrictInt(min_value=0, max_value=1_000_000, default=0, help_text="0: no limit.")
+    max_chars = StrictIntegerField(min_value=0, max_value=1_000_000, default=0, help_text="0: no limit.")
 
 
 class DataSharingSpec(serializers.Serializer):
@@ -174,20 +154,20 @@ class DataSharingSpec(serializers.Serializer):
 
 class EncryptionSpec(serializers.Serializer):
     cipher = serializers.ChoiceField(choices=CIPHERS, default="AES-256-GCM")
-    rotate_after_days = StrictInt(min_value=1, max_value=365)
+    rotate_after_days = StrictIntegerField(min_value=1, max_value=365)
 
 
 class PasscodeSpec(serializers.Serializer):
-    required = StrictBool()
-    min_length = StrictInt(min_value=4, max_value=16)
+    required = StrictBooleanField()
+    min_length = StrictIntegerField(min_value=4, max_value=16)
     complexity = serializers.ChoiceField(choices=PasscodeComplexity.choices)
 
 
 class AccessSpec(serializers.Serializer):
     passcode = PasscodeSpec()
-    max_offline_days = StrictInt(min_value=1, max_value=365)
-    min_os_version = serializers.DictField(child=StrictChar(max_length=32), required=False, default=dict)
-    block_compromised = StrictBool()
+    max_offline_days = StrictIntegerField(min_value=1, max_value=365)
+    min_os_version = serializers.DictField(child=StrictCharField(max_length=32), required=False, default=dict)
+    block_compromised = StrictBooleanField()
 
     def validate_min_os_version(self, value):
         for platform, version in value.items():
@@ -199,8 +179,8 @@ class AccessSpec(serializers.Serializer):
 
 
 class EnforcementSpec(serializers.Serializer):
-    block_after_days = StrictInt(min_value=0, max_value=365, allow_null=True, required=False, default=None)
-    wipe_after_days = StrictInt(min_value=1, max_value=365, allow_null=True, required=False, default=None)
+    block_after_days = StrictIntegerField(min_value=0, max_value=365, allow_null=True, required=False, default=None)
+    wipe_after_days = StrictIntegerField(min_value=1, max_value=365, allow_null=True, required=False, default=None)
 
     def validate(self, attrs):
         block, wipe = attrs.get("block_after_days"), attrs.get("wipe_after_days")
@@ -212,8 +192,8 @@ class EnforcementSpec(serializers.Serializer):
 
 
 class PersonaSpec(serializers.Serializer):
-    name = StrictChar(max_length=100)
-    description = StrictChar(allow_blank=True, required=False, default="", max_length=2000)
+    name = StrictCharField(max_length=100)
+    description = StrictCharField(allow_blank=True, required=False, default="", max_length=2000)
     apps = AppRuleSpec(many=True, max_length=MAX_APPS)
     data_sharing = DataSharingSpec()
     encryption = EncryptionSpec()

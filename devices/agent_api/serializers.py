@@ -10,25 +10,10 @@ import re
 from rest_framework import serializers
 
 from devices.choices import REPORTED_CONTAINER_STATES, Platform
+from mdm.api.fields import StrictBooleanField, StrictCharField, StrictRegexField
 
 APP_ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)+$")
 SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
-
-
-class StrictCharField(serializers.CharField):
-    """A JSON string only: DRF would turn 7 or true into "7" or "True"."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-class StrictRegexField(serializers.RegexField):
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class Base64Url32Field(StrictCharField):
@@ -117,15 +102,6 @@ class TokenResponseSerializer(serializers.Serializer):
     access_token = serializers.CharField()
     token_type = serializers.CharField()
     expires_in = serializers.IntegerField()
-
-
-class StrictBooleanField(serializers.BooleanField):
-    """JSON true or false only: "no", 0 or "false" from an agent is a bug to report, not to guess."""
-
-    def to_internal_value(self, data):
-        if data is True or data is False:
-            return data
-        self.fail("invalid", input=data)
 
 
 class ComplianceSerializer(serializers.Serializer):
