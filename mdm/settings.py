@@ -101,6 +101,7 @@ MIDDLEWARE = [
     "mdm.middleware.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "mdm.middleware.SecurityHeadersMiddleware",
     "mdm.middleware.ProblemJsonMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -250,6 +251,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+MDM_LOGIN_MAX_FAILURES = env.int("MDM_LOGIN_MAX_FAILURES", default=5)
+MDM_LOGIN_LOCKOUT_MINUTES = env.int("MDM_LOGIN_LOCKOUT_MINUTES", default=15)
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:dashboard"
 LOGOUT_REDIRECT_URL = "console:login"

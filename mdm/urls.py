@@ -6,11 +6,24 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from devices import views as device_pages
+from mdm.console.urls import urlpatterns as console_auth
 from mdm.views import public
+
+console = [
+    *console_auth,
+    path("", device_pages.dashboard, name="dashboard"),
+    path("devices/", device_pages.device_list, name="devices"),
+    path("devices/<uuid:pk>/", device_pages.device_detail, name="device"),
+    path("devices/<uuid:pk>/wipe-status/", device_pages.device_wipe_status, name="device-wipe-status"),
+    path("devices/<uuid:pk>/lock/", device_pages.device_lock, {"lock": True}, name="device-lock"),
+    path("devices/<uuid:pk>/unlock/", device_pages.device_lock, {"lock": False}, name="device-unlock"),
+    path("devices/<uuid:pk>/wipe/", device_pages.device_wipe, name="device-wipe"),
+]
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="console:dashboard", permanent=False)),
-    path("console/", include("mdm.console.urls")),
+    path("console/", include((console, "console"))),
     path("api/v1/agent/", include("devices.agent_api.urls")),
     path("api/v1/", include("mdm.api.urls")),
     path("api/v1/", include("devices.api.urls")),

@@ -70,3 +70,15 @@ def test_sign_out(client, actors):
     client.force_login(actors.owner)
     assert client.post("/console/logout/").status_code == 302
     assert client.get("/console/").status_code == 302
+
+
+def test_repeated_failed_sign_ins_lock_the_address_out(client, actors, settings):
+    settings.MDM_LOGIN_MAX_FAILURES = 3
+    for _ in range(3):
+        client.post("/console/login/", {"username": "alice@acme.test", "password": "wrong"})
+    response = client.post("/console/login/", {"username": "alice@acme.test", "password": PASSWORD})
+    assert "Too many failed sign-ins" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    # Another address is not affected.
+    ok = client.post("/console/login/", {"username": "bob@acme.test", "password": PASSWORD})
+    assert ok.status_code == 302
