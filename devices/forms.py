@@ -65,3 +65,31 @@ class WipeConfirmForm(forms.Form):
         if not reason:
             raise forms.ValidationError(_("Say why."))
         return reason
+
+
+class EnrollmentTokenForm(forms.Form):
+    EXPIRY = [("1h", _("1 hour")), ("1d", _("1 day")), ("7d", _("7 days")), ("30d", _("30 days"))]
+
+    persona = forms.ChoiceField(label=_("Persona"))
+    ownership = forms.ChoiceField(label=_("Ownership"), choices=Ownership.choices, initial=Ownership.PERSONAL)
+    uses = forms.IntegerField(label=_("Devices it may enroll"), min_value=1, max_value=10_000, initial=1)
+    expires = forms.ChoiceField(label=_("Valid for"), choices=EXPIRY, initial="7d")
+    employee = forms.EmailField(label=_("Employee (optional)"), required=False)
+    note = forms.CharField(label=_("Note for the admins (optional)"), required=False, max_length=200)
+
+    def __init__(self, *args, personas=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.personas = {str(p.pk): p for p in personas}
+        default = next((p for p in personas if p.is_default), None)
+        self.fields["persona"].choices = [(str(p.pk), p.name) for p in personas]
+        if default is not None:
+            self.fields["persona"].initial = str(default.pk)
+
+    def clean_persona(self):
+        return self.personas[self.cleaned_data["persona"]]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("employee") and cleaned.get("uses", 1) != 1:
+            self.add_error("uses", _("A token bound to one employee is for one device."))
+        return cleaned

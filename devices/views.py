@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import json
+
+import segno
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from devices.choices import ContainerState
-from devices.forms import DeviceFilterForm, WipeConfirmForm
-from devices.models import Command, Device, Push, Wipe
+from devices.forms import DeviceFilterForm, EnrollmentTokenForm, WipeConfirmForm
+from devices.models import Command, Device, EnrollmentToken, Push, Wipe
+from devices.services import enrollment_token_create, enrollment_token_revoke
 from devices.wipe import corporate_lock, corporate_wipe_request
 from mdm.console.decorators import console_view
+from mdm.lib.durations import parse_duration
 from mdm.lib.http import client_ip
-from mdm.models import AuditEvent
+from mdm.models import AuditEvent, User
 from mdm.permissions import Perm
 from mdm.services import ServiceError
 from personas.models import Persona
@@ -142,3 +149,53 @@ def device_wipe(request, pk):
                 messages.success(request, _("Corporate wipe sent. The work profile's keys are already destroyed."))
             return redirect("console:device", pk=device.pk)
     return render(request, "console/devices/wipe.html", {"device": device, "form": form})
+
+
+@console_view(Perm.ENROLLMENT_TOKENS_VIEW)
+def enrollment_tokens(request):
+    """List enrollment tokens; issue one (shown once, with its QR code and the instructions)."""
+    org = request.org.organization
+    personas = list(Persona.objects.filter(organization=org).order_by("name"))
+    form = EnrollmentTokenForm(request.POST or None, personas=personas)
+    if request.method == "POST":
+        request.org.require(Perm.ENROLLMENT_TOKENS_MANAGE)
+        if form.is_valid():
+            data = form.cleaned_data
+            employee = None
+            if data["employee"]:
+                employee = User.objects.filter(email__iexact=data["employee"]).first()
+                if employee is None:
+                    form.add_error("employee", _("No such user."))
+            if not form.errors:
+                issued = enrollment_token_create(
+                    organization=org,
+                    persona=data["persona"],
+                    ownership=data["ownership"],
+                    uses=data["uses"],
+                    expires_at=timezone.now() + parse_duration(data["expires"]),
+                    employee=employee,
+                    note=data["note"],
+                    created_by=request.user,
+                    actor=request.org.actor,
+                    client_ip=client_ip(request),
+                )
+                payload = json.dumps(issued.qr_payload, separators=(",", ":"))
+                context = {
+                    "issued": issued,
+                    "payload": payload,
+                    "qr": mark_safe(segno.make(payload, error="m").svg_inline(scale=5, title=_("Enrollment QR code"))),  # noqa: S308 (segno's own SVG)
+                }
+                return render(request, "console/enrollment/issued.html", context)
+    tokens = EnrollmentToken.objects.filter(organization=org).select_related("persona", "employee", "created_by")
+    page = Paginator(tokens.order_by("-created_at", "id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    can_manage = request.org.can(Perm.ENROLLMENT_TOKENS_MANAGE)
+    return render(request, "console/enrollment/list.html", {"form": form, "page": page, "can_manage": can_manage})
+
+
+@require_POST
+@console_view(Perm.ENROLLMENT_TOKENS_MANAGE)
+def enrollment_token_revoke_view(request, pk):
+    record = get_object_or_404(EnrollmentToken.objects.filter(organization=request.org.organization), pk=pk)
+    enrollment_token_revoke(enrollment_token=record, actor=request.org.actor, client_ip=client_ip(request))
+    messages.success(request, _("Token %(prefix)s… revoked.") % {"prefix": record.prefix})
+    return redirect("console:enrollment")

@@ -19,6 +19,8 @@ console = [
     path("devices/<uuid:pk>/lock/", device_pages.device_lock, {"lock": True}, name="device-lock"),
     path("devices/<uuid:pk>/unlock/", device_pages.device_lock, {"lock": False}, name="device-unlock"),
     path("devices/<uuid:pk>/wipe/", device_pages.device_wipe, name="device-wipe"),
+    path("enrollment/", device_pages.enrollment_tokens, name="enrollment"),
+    path("enrollment/<uuid:pk>/revoke/", device_pages.enrollment_token_revoke_view, name="enrollment-revoke"),
 ]
 
 urlpatterns = [
