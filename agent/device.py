@@ -110,11 +110,13 @@ class Device:
             },
         )
         enrolled = reply.body
-        signing_keys = enrolled["signing_keys"]["keys"]
-        # Without a QR pin, trust the key the server uses now (and say so); with one, it must be there.
-        pinned = pin or key_pin(signing_keys[0])
-        if not any(key_pin(k) == pinned for k in signing_keys):
-            raise AgentError("The enrollment answer is not signed by the pinned server key.")
+        published_keys = enrolled["signing_keys"]["keys"]
+        # Without a QR pin, trust the key the server uses now (and say so). Either way, trust
+        # that one key only: listing a key proves nothing, anyone can list a public key.
+        pinned = pin or key_pin(published_keys[0])
+        signing_keys = [k for k in published_keys if key_pin(k) == pinned]
+        if not signing_keys:
+            raise AgentError("The enrollment answer does not list the pinned server key.")
         self.state.update_identity(
             server=server,
             device_id=enrolled["device_id"],
@@ -209,9 +211,12 @@ class Device:
     # --- 7. leaving ----------------------------------------------------------------------------
 
     def unenroll(self) -> dict[str, Any]:
+        """Remove the work persona: the server retires the device, and the work side is erased
+        here too (what it held must not stay readable on the device)."""
         reply = self.call("POST", "unenroll")
+        self.container.wipe()
         self.state.remove("token.json")
-        self.state.update_identity(retired=True)
+        self.state.update_identity(retired=True, applied_policy_version=None, policy_etag=None)
         return reply.body
 
     def status(self) -> dict[str, Any]:

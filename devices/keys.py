@@ -53,17 +53,28 @@ def container_key_active(device_id) -> ContainerKey | None:
 
 
 @transaction.atomic
-def container_key_rotate(*, device: Device) -> ContainerKey:
+def container_key_rotate(*, device: Device, expected_key_id=None) -> ContainerKey | None:
     """A new active version; the old one retires (kept wrapped, so nothing is lost until the
-    device has moved its data), and the device is told with a `rotate_container_key` command."""
+    device has moved its data). The device is told with a `rotate_container_key` command, and
+    gets a new policy version naming the new key.
+
+    Re-checked under the device's lock: a device retired or being wiped meanwhile, or a key
+    already rotated by someone else (`expected_key_id`), is left alone (None).
+    """
+    from devices.policy import policy_issue_and_notify
+
     device = Device.objects.select_for_update().get(pk=device.pk)
+    if device.state != "active" or device.container_state in ("wipe_pending", "wiped"):
+        return None
+    active = ContainerKey.objects.select_for_update().filter(device=device, state=ContainerKey.State.ACTIVE).first()
+    if active is None or (expected_key_id is not None and active.pk != expected_key_id):
+        return None
     now = timezone.now()
-    ContainerKey.objects.filter(device=device, state=ContainerKey.State.ACTIVE).update(
-        state=ContainerKey.State.RETIRED, retired_at=now
-    )
+    ContainerKey.objects.filter(pk=active.pk).update(state=ContainerKey.State.RETIRED, retired_at=now)
     latest = ContainerKey.objects.filter(device=device).aggregate(v=Max("version"))["v"] or 0
     key = _new_key(device, latest + 1)
     registry.build(ROTATE_COMMAND, device=device, payload={"key_id": str(key.pk), "version": key.version}).save()
+    policy_issue_and_notify(device=device)
     transaction.on_commit(lambda: wake_devices([device.pk]))
     return key
 
@@ -106,8 +117,8 @@ def container_keys_rotate_due(*, now: datetime | None = None, limit: int | None 
     for key in candidates.iterator(chunk_size=500):
         if key.created_at > now - timedelta(days=key.interval):
             continue
-        container_key_rotate(device=key.device)
-        rotated += 1
+        if container_key_rotate(device=key.device, expected_key_id=key.pk) is not None:
+            rotated += 1
         if limit is not None and rotated >= limit:
             break
     return rotated

@@ -24,6 +24,8 @@ class EnrollmentToken(models.Model):
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=16, editable=False)
     wrapped_token = models.BinaryField(null=True, editable=False)
+    # The server signing key its QR code pins: the key the enrolled devices will trust.
+    signing_kid = models.CharField(max_length=64, blank=True)
     persona = models.ForeignKey("personas.Persona", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     ownership = models.CharField(max_length=16, choices=Ownership.choices, default=Ownership.PERSONAL)
     employee = models.ForeignKey("mdm.User", on_delete=models.CASCADE, null=True, blank=True, related_name="+")
@@ -73,6 +75,9 @@ class Device(models.Model):
     agent_version = models.CharField(max_length=32, blank=True)
     signing_public_key = models.BinaryField(unique=True)
     encryption_public_key = models.BinaryField()
+    # The server key this device pinned at enrollment: its policies are signed with it, so a
+    # rotation of the server's signing key does not cut off the devices enrolled before it.
+    signing_kid = models.CharField(max_length=64, blank=True)
     persona = models.ForeignKey("personas.Persona", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     enrollment_token = models.ForeignKey(EnrollmentToken, on_delete=models.SET_NULL, null=True, related_name="devices")
     state = models.CharField(max_length=16, choices=DeviceState.choices, default=DeviceState.ACTIVE)

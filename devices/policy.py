@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from devices.keys import container_key_active
 from devices.models import ContainerKey, Device, PolicyVersion
+from mdm.models import SigningKey
 from mdm.signing import private_key, signing_key_current
 from personas.compiler import Compiler, persona_template
 from personas.services import spec_of
@@ -20,21 +21,27 @@ from personas.services import spec_of
 POLICY_TYP = "mdm-policy+jwt"
 
 
-def sign_policies(items: list[tuple[str, dict]]) -> list[str]:
-    """Sign (device id, document) pairs with the active key, unwrapped once for the lot."""
-    key = signing_key_current()
-    private = private_key(key)
+def sign_policies(items: list[tuple[Device, dict]]) -> list[str]:
+    """Sign (device, document) pairs, each with the key its device pinned at enrollment (the
+    active key for a device that pinned none); each key is unwrapped once for the lot."""
+    keys = {key.kid: key for key in SigningKey.objects.filter(kid__in={d.signing_kid for d, _ in items})}
+    active = signing_key_current()
+    privates: dict[str, object] = {}
     now = int(time.time())
-    headers = {"kid": key.kid, "typ": POLICY_TYP}
-    return [
-        jwt.encode(
-            {"iss": settings.MDM_ISSUER, "aud": str(device_id), "iat": now, "policy": document},
-            private,
-            algorithm="EdDSA",
-            headers=headers,
+    signed = []
+    for device, document in items:
+        key = keys.get(device.signing_kid) or active
+        if key.kid not in privates:
+            privates[key.kid] = private_key(key)
+        signed.append(
+            jwt.encode(
+                {"iss": settings.MDM_ISSUER, "aud": str(device.pk), "iat": now, "policy": document},
+                privates[key.kid],
+                algorithm="EdDSA",
+                headers={"kid": key.kid, "typ": POLICY_TYP},
+            )
         )
-        for device_id, document in items
-    ]
+    return signed
 
 
 def new_policy_versions(*, template: dict, entries: list[tuple[Device, ContainerKey]]) -> list[PolicyVersion]:
@@ -51,7 +58,7 @@ def new_policy_versions(*, template: dict, entries: list[tuple[Device, Container
         )
         for device, key in entries
     ]
-    signed = sign_policies([(device.pk, document) for device, document in documents])
+    signed = sign_policies(documents)
     now = timezone.now()
     versions = []
     for (device, document), jws in zip(documents, signed, strict=True):
@@ -85,4 +92,20 @@ def policy_issue(*, device: Device) -> PolicyVersion | None:
     (record,) = new_policy_versions(template=template, entries=[(device, key)])
     record.save(force_insert=True)
     Device.objects.filter(pk=device.pk).update(policy_version=record.version)
+    return record
+
+
+def policy_issue_and_notify(*, device: Device) -> PolicyVersion | None:
+    """Issue the device its next policy version and queue the `apply_policy` command for it,
+    retiring older ones still pending (in the caller's transaction)."""
+    from devices.choices import PENDING_COMMAND_STATES, CommandState
+    from devices.commands import registry
+    from devices.models import Command
+
+    record = policy_issue(device=device)
+    if record is not None:
+        Command.objects.filter(device=device, type="apply_policy", state__in=PENDING_COMMAND_STATES).update(
+            state=CommandState.EXPIRED, completed_at=timezone.now(), detail="superseded by a newer policy version"
+        )
+        registry.build("apply_policy", device=device, payload={"version": record.version}).save()
     return record

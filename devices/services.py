@@ -11,17 +11,18 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from devices.choices import ContainerState, DeviceState, Ownership, Platform
+from devices.choices import PENDING_COMMAND_STATES, CommandState, ContainerState, DeviceState, Ownership, Platform
 from devices.compliance import evaluate_compliance
 from devices.keys import container_key_create, container_keys_destroy
-from devices.models import Device, EnrollmentToken, UsedAssertion
+from devices.models import Command, Device, EnrollmentToken, UsedAssertion
 from devices.policy import policy_issue
 from mdm.audit import audit_event_record
 from mdm.keyring import keyring, register_wrapped
 from mdm.lib import cache
-from mdm.models import Organization, User
+from mdm.models import Organization, SigningKey, User
 from mdm.services import ServiceError
 from mdm.signing import public_key_pin, signing_key_current
 from personas.models import Persona
@@ -44,9 +45,11 @@ def _token_context(token_id) -> str:
 register_wrapped("devices.EnrollmentToken", "wrapped_token", lambda row: _token_context(row.pk))
 
 
-def enrollment_qr_payload(token: str) -> dict:
-    """What the enrollment QR code encodes (agent protocol, section 1)."""
-    key = signing_key_current()
+def enrollment_qr_payload(token: str, kid: str = "") -> dict:
+    """What the enrollment QR code encodes (agent protocol, section 1): the pin is of the key
+    the token was issued under (the active one, for a token of before this was recorded)."""
+    key = SigningKey.objects.filter(kid=kid).first() if kid else None
+    key = key or signing_key_current()
     return {"v": 1, "server": settings.MDM_ISSUER, "token": token, "pin": public_key_pin(bytes(key.public_key))}
 
 
@@ -97,6 +100,7 @@ def enrollment_token_create(
         uses_allowed=uses,
         expires_at=expires_at,
         created_by=created_by,
+        signing_kid=signing_key_current().kid,
     )
     record.wrapped_token = keyring().wrap(token.encode(), context=_token_context(record.id))
     record.save(force_insert=True)
@@ -116,7 +120,7 @@ def enrollment_token_create(
         },
         client_ip=client_ip,
     )
-    return IssuedEnrollmentToken(record, token, enrollment_qr_payload(token))
+    return IssuedEnrollmentToken(record, token, enrollment_qr_payload(token, record.signing_kid))
 
 
 @transaction.atomic
@@ -189,9 +193,8 @@ def device_enroll(*, request: EnrollmentRequest, client_ip: str | None = None) -
             if record.expires_at <= now:
                 raise ServiceError("The enrollment token has expired.", code="enrollment_token_expired", status=410)
             raise ServiceError("The enrollment token is used up.", code="enrollment_token_used", status=410)
-        if record.uses_count + 1 >= record.uses_allowed:
-            # Used up: the wrapped copy kept for its QR code goes now.
-            EnrollmentToken.objects.filter(pk=record.pk).update(wrapped_token=None)
+        # Used up (by us or by a racing enrollment): the wrapped copy kept for its QR code goes now.
+        EnrollmentToken.objects.filter(pk=record.pk, uses_count__gte=F("uses_allowed")).update(wrapped_token=None)
         device = Device(
             organization=record.organization,
             owner=record.employee,
@@ -205,6 +208,7 @@ def device_enroll(*, request: EnrollmentRequest, client_ip: str | None = None) -
             persona=record.persona or default_persona(record.organization_id),
             enrollment_token=record,
             enrolled_at=now,
+            signing_kid=record.signing_kid or signing_key_current().kid,
         )
         device.name = _device_name(request, device.id)
         try:
@@ -267,6 +271,10 @@ def device_retire(
     device.save(update_fields=["state", "retired_at"])
     _publish_device_state(device)
     container_keys_destroy(device=device)
+    # Nothing more will be delivered to it: its pending commands end here, with the reason.
+    Command.objects.filter(device=device, state__in=PENDING_COMMAND_STATES).update(
+        state=CommandState.EXPIRED, completed_at=device.retired_at, detail=f"device retired: {reason}"[:500]
+    )
     audit_event_record(
         organization=device.organization,
         action=action,
@@ -332,20 +340,33 @@ def device_checkin(*, device: Device, report: CheckinReport) -> Device:
         changes["silent"] = False
     if changes or stale:
         changes["last_seen_at"] = now
-        Device.objects.filter(pk=device.pk).update(**changes)
-        if changes.get("container_state") == ContainerState.WIPED:
-            # No wipe of ours was pending (that state is never overwritten): the agent wiped its
-            # container by itself, its offline timer having run out.
-            audit_event_record(
-                organization=device.organization,
-                action="device.wiped_by_agent",
-                actor={"actor_type": "device", "actor_id": str(device.pk), "actor_label": device.name},
-                target=device,
-                details={"previous_state": device.container_state},
-            )
-        for field, value in changes.items():
-            setattr(device, field, value)
+        _write_checkin(device, changes)
     return device
+
+
+def _write_checkin(device: Device, changes: dict) -> None:
+    """Write a check-in's changes. The device row was read without a lock, so the two facts a
+    concurrent request may have moved are written conditionally: a wipe committed meanwhile is
+    never overwritten, and the applied policy version never goes back."""
+    container_state = changes.pop("container_state", None)
+    applied = changes.pop("applied_policy_version", None)
+    with transaction.atomic():
+        rows = Device.objects.filter(pk=device.pk)
+        rows.update(**changes)
+        if applied is not None:
+            rows.update(applied_policy_version=Greatest(Coalesce(F("applied_policy_version"), 0), applied))
+        if container_state is not None:
+            moved = rows.exclude(container_state=ContainerState.WIPE_PENDING).update(container_state=container_state)
+            if moved and container_state == ContainerState.WIPED:
+                # No wipe of ours was pending: the agent wiped its container by itself, its
+                # offline timer having run out.
+                audit_event_record(
+                    organization=device.organization,
+                    action="device.wiped_by_agent",
+                    actor={"actor_type": "device", "actor_id": str(device.pk), "actor_label": device.name},
+                    target=device,
+                    details={"previous_state": device.container_state},
+                )
 
 
 def used_assertions_purge(*, now: datetime | None = None) -> int:

@@ -9,6 +9,7 @@ addressed: no command, endpoint or field of the protocol reaches it.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -24,6 +25,8 @@ from devices.wakeups import wake_devices
 from mdm.audit import SYSTEM_ACTOR, audit_event_record
 from mdm.models import Organization, User
 from mdm.services import ServiceError
+
+logger = logging.getLogger(__name__)
 
 MAX_REASON = 500
 
@@ -81,9 +84,10 @@ def corporate_wipe_request(
         raise ServiceError(f"At most {MAX_REASON} characters.", field="reason")
     now = now or timezone.now()
     with transaction.atomic():
+        # Lock order everywhere: the device, then its organization (which the audit log locks too).
+        device = Device.objects.select_for_update().get(pk=device.pk)
         # One wipe decision at a time per organization: the mass-wipe count must not race.
         Organization.objects.select_for_update().only("id").get(pk=device.organization_id)
-        device = Device.objects.select_for_update().get(pk=device.pk)
         if device.state != DeviceState.ACTIVE:
             raise ServiceError("This device is retired: there is nothing left to wipe.", code="conflict")
         existing = Wipe.objects.filter(device=device, state__in=Wipe.OPEN_STATES).first()
@@ -168,6 +172,7 @@ def wipe_cancel(*, wipe: Wipe, actor: dict[str, str], client_ip: str | None = No
 
 def wipe_result(*, command: Command, device: Device, acknowledged: bool) -> None:
     """The device reported on its wipe (inside the transaction that records the result)."""
+    device = Device.objects.select_for_update().get(pk=device.pk)  # the device first, as everywhere
     wipe = Wipe.objects.select_for_update().filter(command=command).first()
     now = timezone.now()
     device_actor = {"actor_type": "device", "actor_id": str(device.pk), "actor_label": device.name}
@@ -261,26 +266,34 @@ def enforcement_apply(*, now: datetime | None = None) -> dict[str, int]:
         persona = device.persona
         if persona is None:
             continue
-        days = (now - device.noncompliant_since).total_seconds() / 86400
-        if persona.wipe_after_days is not None and days >= persona.wipe_after_days:
-            if not Wipe.objects.filter(device=device, state__in=Wipe.OPEN_STATES).exists():
-                corporate_wipe_request(
-                    device=device,
-                    reason=f"Non-compliant for {persona.wipe_after_days} days (persona {persona.name}).",
-                    actor=actor,
-                    now=now,
-                )
-                counts["wiped"] += 1
-        elif persona.block_after_days is not None and days >= persona.block_after_days:
-            pending_lock = Command.objects.filter(
-                device=device, type="lock_corporate", state__in=["queued", "delivered"]
-            ).exists()
-            if device.container_state != ContainerState.LOCKED and not pending_lock:
-                corporate_lock(
-                    device=device,
-                    lock=True,
-                    actor=actor,
-                    reason=f"Non-compliant for {persona.block_after_days} days (persona {persona.name}).",
-                )
-                counts["locked"] += 1
+        try:
+            _enforce(device, persona, now, actor, counts)
+        except ServiceError as exc:  # retired or wiped since the query: the next device
+            logger.info("enforcement skipped %s: %s", device.pk, exc.message)
     return counts
+
+
+def _enforce(device: Device, persona, now: datetime, actor: dict[str, str], counts: dict[str, int]) -> None:
+    """One device: wipe past M days, else lock past N days (each at most once)."""
+    days = (now - device.noncompliant_since).total_seconds() / 86400
+    if persona.wipe_after_days is not None and days >= persona.wipe_after_days:
+        if not Wipe.objects.filter(device=device, state__in=Wipe.OPEN_STATES).exists():
+            corporate_wipe_request(
+                device=device,
+                reason=f"Non-compliant for {persona.wipe_after_days} days (persona {persona.name}).",
+                actor=actor,
+                now=now,
+            )
+            counts["wiped"] += 1
+    elif persona.block_after_days is not None and days >= persona.block_after_days:
+        pending_lock = Command.objects.filter(
+            device=device, type="lock_corporate", state__in=["queued", "delivered"]
+        ).exists()
+        if device.container_state != ContainerState.LOCKED and not pending_lock:
+            corporate_lock(
+                device=device,
+                lock=True,
+                actor=actor,
+                reason=f"Non-compliant for {persona.block_after_days} days (persona {persona.name}).",
+            )
+            counts["locked"] += 1

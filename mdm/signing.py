@@ -84,6 +84,8 @@ def signing_key_rotate() -> tuple[SigningKey | None, SigningKey]:
         old.save(update_fields=["state", "retired_at"])
     new = _new_key()
     new.save(force_insert=True)
+    # Now, and again after commit: a reader in between may have cached the old set.
+    cache.delete(_JWKS_CACHE_KEY)
     transaction.on_commit(lambda: cache.delete(_JWKS_CACHE_KEY))
     return old, new
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from personas.choices import Channel, Decision, Direction, InstallMode, PasscodeComplexity
@@ -49,7 +50,7 @@ class Persona(models.Model):
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["organization", "name"], name="persona_name_unique"),
+            models.UniqueConstraint("organization", Lower("name"), name="persona_name_unique"),
             models.UniqueConstraint(
                 fields=["organization"], condition=models.Q(is_default=True), name="persona_one_default"
             ),

@@ -150,13 +150,19 @@ def persona_create(
 
 @transaction.atomic
 def persona_update(
-    *, persona: Persona, spec: dict, actor: dict[str, str] | None = None, client_ip: str | None = None
+    *,
+    persona: Persona,
+    spec: dict | None = None,
+    patch: dict | None = None,
+    actor: dict[str, str] | None = None,
+    client_ip: str | None = None,
 ) -> tuple[Persona, list[str]]:
-    """Replace the persona's settings with `spec` (validated here). Bumps the revision when
-    anything changed; returns the persona and the lines of the diff (empty: nothing changed)."""
+    """Replace the persona's settings with `spec`, or lay `patch` over the current ones (merged
+    under the row lock, so two admins' patches never undo each other). Validated here. Bumps the
+    revision when anything changed; returns the persona and the lines of the diff."""
     persona = Persona.objects.select_for_update().get(pk=persona.pk)
     before = spec_of(persona)
-    after = validate_spec(spec)
+    after = validate_spec(merge(before, patch) if patch is not None else spec)
     changes = diff(before, after)
     if not changes:
         return persona, []
@@ -165,7 +171,11 @@ def persona_update(
     _apply(persona, after)
     persona.revision += 1
     persona.updated_at = timezone.now()
-    persona.save()
+    try:
+        with transaction.atomic():
+            persona.save()
+    except IntegrityError as exc:  # renamed by someone else meanwhile
+        raise ValidationError({"name": [f"A persona named {after['name']!r} already exists."]}) from exc
     _write_rules(persona, after)
     audit_event_record(
         organization=persona.organization,

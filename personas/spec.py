@@ -44,8 +44,9 @@ def is_app_id(value: str) -> bool:
 
 
 def _has_nul(value) -> bool:
+    """NUL characters or lone surrogates: text PostgreSQL (and UTF-8) cannot store."""
     if isinstance(value, str):
-        return "\x00" in value
+        return "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value)
     if isinstance(value, dict):
         return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
     if isinstance(value, list):
@@ -97,12 +98,12 @@ class AppRuleSpec(serializers.Serializer):
         return cleaned
 
     def validate_managed_config(self, value):
+        if _has_nul(value):
+            # PostgreSQL's jsonb cannot store these: refuse them here, naming the field.
+            raise serializers.ValidationError("NUL characters and lone surrogates are not allowed.")
         text = json.dumps(value, ensure_ascii=False)
         if len(text.encode()) > MAX_MANAGED_CONFIG_BYTES:
             raise serializers.ValidationError(f"At most {MAX_MANAGED_CONFIG_BYTES // 1024} KiB of JSON.")
-        if _has_nul(value):
-            # PostgreSQL's jsonb cannot store NUL characters: refuse them here, naming the field.
-            raise serializers.ValidationError("NUL characters are not allowed.")
         return value
 
     def validate(self, attrs):

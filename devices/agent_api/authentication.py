@@ -144,7 +144,7 @@ def device_principal(device_id: uuid.UUID) -> DevicePrincipal | None:
         if row is None:
             return None
         cached = {"organization_id": str(row["organization_id"]), "state": row["state"]}
-        cache.set(key, cached, DEVICE_STATE_CACHE_SECONDS)
+        cache.add(key, cached, DEVICE_STATE_CACHE_SECONDS)
     return DevicePrincipal(device_id, uuid.UUID(cached["organization_id"]), cached["state"])
 
 

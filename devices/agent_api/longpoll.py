@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import weakref
 
 from asgiref.sync import sync_to_async
@@ -134,7 +135,7 @@ async def commands_view(request):
     except exceptions.APIException as exc:
         return _problem_from(exc)
     raw_wait = request.GET.get("wait", "0")
-    if not raw_wait.isdigit() or int(raw_wait) > MAX_WAIT_SECONDS:
+    if not re.fullmatch(r"[0-9]{1,2}", raw_wait) or int(raw_wait) > MAX_WAIT_SECONDS:
         return problem_response(
             400, code="invalid", detail="Invalid query.", errors={"wait": [f"0 to {MAX_WAIT_SECONDS} seconds."]}
         )

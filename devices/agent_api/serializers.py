@@ -56,8 +56,14 @@ class EnrollKeysSerializer(serializers.Serializer):
         return value
 
     def validate_encryption(self, value: bytes) -> bytes:
-        if value == b"\x00" * 32:
-            raise serializers.ValidationError("Not a valid X25519 public key.")
+        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+        # A low-order point makes every key agreement fail (and would make the container key
+        # impossible to seal): try one now, with a throwaway key.
+        try:
+            X25519PrivateKey.generate().exchange(X25519PublicKey.from_public_bytes(value))
+        except ValueError as exc:
+            raise serializers.ValidationError("Not a usable X25519 public key.") from exc
         return value
 
 

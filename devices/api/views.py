@@ -141,7 +141,7 @@ class EnrollmentTokenQrApi(OrgScopedMixin, APIView):
         secret = enrollment_token_secret(record)
         if secret is None:
             raise Gone(detail=f"This enrollment token is {record.status}: it has no QR code any more.")
-        response = HttpResponse(qr_svg(enrollment_qr_payload(secret)), content_type="image/svg+xml")
+        response = HttpResponse(qr_svg(enrollment_qr_payload(secret, record.signing_kid)), content_type="image/svg+xml")
         response["Cache-Control"] = "no-store"
         return response
 

@@ -15,10 +15,6 @@ class CommandType:
     priority: int = 50  # lower runs first; a wipe is 0
     lifetime: timedelta | None = timedelta(days=30)
 
-    def may_receive(self, device: Device) -> bool:
-        """Whether the device may still be handed this command (checked at every delivery)."""
-        return device.state == "active"
-
     def on_acknowledged(self, command: Command, device: Device) -> None:
         """The agent did it. Runs in the transaction that records the result."""
 

@@ -40,7 +40,10 @@ class OrganizationApi(OrgScopedMixin, APIView):
 def _parse_time(name: str, value: str | None):
     if not value:
         return None
-    parsed = parse_datetime(value)
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:  # well-formed but impossible: February 30th, a +99:00 offset
+        parsed = None
     if parsed is None or parsed.tzinfo is None:
         raise ValidationError({name: ["An RFC 3339 date-time with a time zone is required."]})
     return parsed

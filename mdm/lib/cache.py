@@ -31,6 +31,14 @@ def set(key: str, value, timeout: float | None) -> None:  # mirrors the cache AP
         _failed("set", key, exc)
 
 
+def add(key: str, value, timeout: float | None) -> None:
+    """Set only if absent: a reader must never overwrite what a writer (a retire) just set."""
+    try:
+        cache.add(key, value, timeout)
+    except Exception as exc:
+        _failed("add", key, exc)
+
+
 def delete(key: str) -> None:
     try:
         cache.delete(key)

@@ -6,6 +6,7 @@ devices, so the device counts and the push are asked of the devices app here.
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.db.models import Count
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
@@ -29,7 +30,6 @@ from personas.api.serializers import (
 from personas.compiler import compile_policy, persona_template
 from personas.models import Persona
 from personas.services import persona_create, persona_delete, persona_update, spec_of
-from personas.spec import merge
 
 READ_ONLY = {"id", "revision", "preset", "is_default", "devices", "created_at", "updated_at"}
 PREVIEW_KEY_ID = "00000000-0000-0000-0000-000000000000"
@@ -122,25 +122,26 @@ class PersonaDetailApi(OrgScopedMixin, APIView):
     def get(self, request, pk):
         return self._answer(self._get(pk))
 
-    def _update(self, request, persona: Persona, spec: dict) -> Response:
+    def _update(self, request, persona: Persona, **change) -> Response:
         from devices.push import push_start_for_persona
 
-        persona, changes = persona_update(
-            persona=persona, spec=spec, actor=self.org_context.actor, client_ip=client_ip(request)
-        )
-        push = push_start_for_persona(persona=persona, actor=self.org_context.actor) if changes else None
+        # The change and its push commit together: a change is never left without its push.
+        with transaction.atomic():
+            persona, changes = persona_update(
+                persona=persona, actor=self.org_context.actor, client_ip=client_ip(request), **change
+            )
+            push = push_start_for_persona(persona=persona, actor=self.org_context.actor) if changes else None
         return self._answer(persona, push)
 
     @extend_schema(request=PersonaSerializer, responses=PersonaSerializer)
     def put(self, request, pk):
         """Replace the whole spec."""
-        return self._update(request, self._get(pk), _body(request))
+        return self._update(request, self._get(pk), spec=_body(request))
 
     @extend_schema(request=PersonaSerializer(partial=True), responses=PersonaSerializer)
     def patch(self, request, pk):
         """Change part of the spec: objects are merged key by key, lists (apps, exemptions) replaced."""
-        persona = self._get(pk)
-        return self._update(request, persona, merge(spec_of(persona), _body(request)))
+        return self._update(request, self._get(pk), patch=_body(request))
 
     @extend_schema(responses={204: None})
     def delete(self, request, pk):

@@ -84,8 +84,13 @@ def test_rotation_retires_the_old_key_and_tells_the_device(enrolled):
     assert command.payload == {"key_id": str(new.pk), "version": 2} and command.state == "queued"
     # The agent runs it: re-encrypts the container under the new key; nothing is lost.
     before = (enrolled.container.corporate / "notes.txt").read_bytes()
-    (ran,) = enrolled.poll()
-    assert ran["result"] == "acknowledged"
+    ran = enrolled.poll()
+    # The key first (it runs before), then the new policy version that names the new key.
+    assert [(c["type"], c["result"]) for c in ran] == [
+        ("rotate_container_key", "acknowledged"),
+        ("apply_policy", "acknowledged"),
+    ]
+    assert enrolled.policy["encryption"]["key_version"] == 2
     assert (enrolled.container.corporate / "notes.txt").read_bytes() != before
     assert enrolled.container.get("work", "notes.txt") == b"quarterly numbers"
     assert enrolled.container.meta["key_version"] == 2
@@ -107,6 +112,17 @@ def test_only_keys_older_than_the_personas_interval_rotate(agent_factory, settin
     assert container_key_active(due.identity["device_id"]).version == 2
     assert container_key_active(fresh.identity["device_id"]).version == 1
     assert container_keys_rotate_due() == 0
+
+
+def test_a_device_being_wiped_or_rotated_meanwhile_is_left_alone(enrolled):
+    from devices.wipe import corporate_wipe_request
+
+    first = container_key_active(enrolled.server_device.pk)
+    assert container_key_rotate(device=enrolled.server_device, expected_key_id=first.pk).version == 2
+    assert container_key_rotate(device=enrolled.server_device, expected_key_id=first.pk) is None  # stale
+    corporate_wipe_request(device=enrolled.server_device, reason="lost")
+    assert container_key_rotate(device=enrolled.server_device) is None
+    assert container_key_active(enrolled.server_device.pk) is None
 
 
 def test_kek_rotation_interrupted_half_way_and_run_again(agent_factory, settings, capsys):
