@@ -93,3 +93,9 @@ class EnrollmentTokenForm(forms.Form):
         if cleaned.get("employee") and cleaned.get("uses", 1) != 1:
             self.add_error("uses", _("A token bound to one employee is for one device."))
         return cleaned
+
+
+class EmployeeWipeForm(forms.Form):
+    employee = forms.EmailField(label=_("Employee's e-mail"))
+    reason = forms.CharField(label=_("Reason (kept in the audit log)"), max_length=500, widget=forms.Textarea)
+    confirm = forms.CharField(label=_("Number of devices to wipe (to confirm)"), required=False, max_length=6)

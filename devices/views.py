@@ -15,10 +15,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from devices.choices import ContainerState
-from devices.forms import DeviceFilterForm, EnrollmentTokenForm, WipeConfirmForm
+from devices.forms import DeviceFilterForm, EmployeeWipeForm, EnrollmentTokenForm, WipeConfirmForm
 from devices.models import Command, Device, EnrollmentToken, Push, Wipe
 from devices.services import enrollment_token_create, enrollment_token_revoke
-from devices.wipe import corporate_lock, corporate_wipe_request
+from devices.wipe import corporate_lock, corporate_wipe_request, employee_wipe, wipe_approve, wipe_cancel
 from mdm.console.decorators import console_view
 from mdm.lib.durations import parse_duration
 from mdm.lib.http import client_ip
@@ -199,3 +199,61 @@ def enrollment_token_revoke_view(request, pk):
     enrollment_token_revoke(enrollment_token=record, actor=request.org.actor, client_ip=client_ip(request))
     messages.success(request, _("Token %(prefix)s… revoked.") % {"prefix": record.prefix})
     return redirect("console:enrollment")
+
+
+@console_view(Perm.DEVICES_VIEW)
+def wipes(request):
+    """Every wipe of the organization; held ones first, with approve and cancel for a second admin."""
+    org = request.org.organization
+    rows = Wipe.objects.filter(organization=org).select_related("device", "command", "requested_by_user")
+    context = {
+        "held": rows.filter(state=Wipe.State.HELD).order_by("requested_at"),
+        "page": Paginator(rows.exclude(state=Wipe.State.HELD).order_by("-requested_at", "id"), PAGE_SIZE).get_page(
+            request.GET.get("page")
+        ),
+        "can_approve": request.org.can(Perm.WIPES_APPROVE),
+    }
+    return render(request, "console/wipes.html", context)
+
+
+@require_POST
+@console_view(Perm.WIPES_APPROVE)
+def wipe_decide(request, pk, approve: bool):
+    wipe = get_object_or_404(Wipe.objects.filter(organization=request.org.organization), pk=pk)
+    try:
+        if approve:
+            wipe_approve(wipe=wipe, actor=request.org.actor, user=request.user, client_ip=client_ip(request))
+            messages.success(request, _("Wipe approved and sent."))
+        else:
+            wipe_cancel(wipe=wipe, actor=request.org.actor, client_ip=client_ip(request))
+            messages.success(request, _("Wipe cancelled."))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    return redirect("console:wipes")
+
+
+@console_view(Perm.DEVICES_WIPE)
+def employee_wipe_view(request):
+    """Wipe the work profile of every device of an employee who left."""
+    org = request.org.organization
+    form = EmployeeWipeForm(request.POST or None)
+    devices = []
+    if form.is_bound and form.is_valid():
+        employee = User.objects.filter(email__iexact=form.cleaned_data["employee"]).first()
+        devices = list(Device.objects.filter(organization=org, owner=employee, state="active")) if employee else []
+        if not devices:
+            form.add_error("employee", _("This person has no active device here."))
+        elif form.cleaned_data["confirm"] != str(len(devices)):
+            form.add_error("confirm", _("Type the number of devices shown to confirm."))
+        else:
+            made = employee_wipe(
+                organization=org,
+                employee=employee,
+                reason=form.cleaned_data["reason"],
+                actor=request.org.actor,
+                user=request.user,
+                client_ip=client_ip(request),
+            )
+            messages.success(request, _("%(n)s wipe(s) requested.") % {"n": len(made)})
+            return redirect("console:wipes")
+    return render(request, "console/employee_wipe.html", {"form": form, "devices": devices})

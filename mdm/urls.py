@@ -19,6 +19,10 @@ console = [
     path("devices/<uuid:pk>/lock/", device_pages.device_lock, {"lock": True}, name="device-lock"),
     path("devices/<uuid:pk>/unlock/", device_pages.device_lock, {"lock": False}, name="device-unlock"),
     path("devices/<uuid:pk>/wipe/", device_pages.device_wipe, name="device-wipe"),
+    path("wipes/", device_pages.wipes, name="wipes"),
+    path("wipes/<uuid:pk>/approve/", device_pages.wipe_decide, {"approve": True}, name="wipe-approve"),
+    path("wipes/<uuid:pk>/cancel/", device_pages.wipe_decide, {"approve": False}, name="wipe-cancel"),
+    path("wipes/employee/", device_pages.employee_wipe_view, name="employee-wipe"),
     path("enrollment/", device_pages.enrollment_tokens, name="enrollment"),
     path("enrollment/<uuid:pk>/revoke/", device_pages.enrollment_token_revoke_view, name="enrollment-revoke"),
 ]

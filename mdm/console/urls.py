@@ -9,4 +9,5 @@ urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("switch-organization/", views.switch_organization, name="switch-organization"),
+    path("audit/", views.audit_log, name="audit"),
 ]

@@ -1,17 +1,25 @@
 from __future__ import annotations
 
+from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpResponseBadRequest
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from mdm.audit import AUDIT_ACTIONS
+from mdm.celery import enqueue_on_commit
 from mdm.console import lockout
 from mdm.console.decorators import console_view
-from mdm.permissions import SESSION_ORG_KEY, memberships_of
+from mdm.models import AuditEvent
+from mdm.permissions import SESSION_ORG_KEY, Perm, memberships_of
+from mdm.tasks import audit_chain_verify_task
 
 
 class LockingAuthenticationForm(AuthenticationForm):
@@ -56,3 +64,48 @@ def switch_organization(request):
         return HttpResponseBadRequest("You are not a member of that organization.")
     request.session[SESSION_ORG_KEY] = wanted
     return redirect("console:dashboard")
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(label=_("Who"), required=False, max_length=100)
+    action = forms.ChoiceField(label=_("What"), required=False)
+    target = forms.CharField(label=_("Target (name or id)"), required=False, max_length=100)
+    since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label=_("To (inclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", _("Any")), *[(a, a) for a in sorted(AUDIT_ACTIONS)]]
+
+    def filter(self, events):
+        data = self.cleaned_data
+        if data.get("actor"):
+            events = events.filter(actor_label__icontains=data["actor"])
+        if data.get("action"):
+            events = events.filter(action=data["action"])
+        if data.get("target"):
+            events = events.filter(Q(target_label__icontains=data["target"]) | Q(target_id=data["target"]))
+        if data.get("since"):
+            events = events.filter(created_at__date__gte=data["since"])
+        if data.get("until"):
+            events = events.filter(created_at__date__lte=data["until"])
+        return events
+
+
+@console_view(Perm.AUDIT_VIEW)
+def audit_log(request):
+    org = request.org.organization
+    if request.method == "POST":
+        enqueue_on_commit(audit_chain_verify_task, str(org.pk))
+        messages.success(request, _("Verification queued: its result appears here in a moment."))
+        return redirect("console:audit")
+    form = AuditFilterForm(request.GET or None)
+    events = AuditEvent.objects.filter(organization=org)
+    if form.is_bound and form.is_valid():
+        events = form.filter(events)
+    page = Paginator(events.order_by("-seq"), 100).get_page(request.GET.get("page"))
+    last_check = AuditEvent.objects.filter(organization=org, action="audit.chain_verified").order_by("-seq").first()
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "last_check": last_check, "query": query.urlencode()}
+    return render(request, "console/audit.html", context)
