@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from devices import views as device_pages
 from mdm.console.urls import urlpatterns as console_auth
 from mdm.views import public
+from personas import views as persona_pages
 
 console = [
     *console_auth,
@@ -24,6 +25,10 @@ console = [
     path("wipes/<uuid:pk>/cancel/", device_pages.wipe_decide, {"approve": False}, name="wipe-cancel"),
     path("wipes/employee/", device_pages.employee_wipe_view, name="employee-wipe"),
     path("enrollment/", device_pages.enrollment_tokens, name="enrollment"),
+    path("personas/", persona_pages.persona_list, name="personas"),
+    path("personas/<uuid:pk>/", persona_pages.persona_edit, name="persona"),
+    path("personas/<uuid:pk>/preview/", persona_pages.persona_preview, name="persona-preview"),
+    path("pushes/<uuid:pk>/progress/", persona_pages.push_progress_view, name="push-progress"),
     path("enrollment/<uuid:pk>/revoke/", device_pages.enrollment_token_revoke_view, name="enrollment-revoke"),
 ]
 

@@ -1,0 +1,244 @@
+"""Console pages for personas: list, create from a preset, edit every setting with its errors
+in place, preview the policy, and follow the push a change started.
+
+The edit form's inputs are named by their path in the persona's spec (`apps[2].min_version`,
+`data_sharing.clipboard.work_to_personal`), so the service's validation errors, keyed by the same
+paths, land next to the field they are about.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+from django.contrib import messages
+from django.db import transaction
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from rest_framework.exceptions import ValidationError
+
+from devices.models import Device, Push
+from devices.push import push_progress, push_start_for_persona
+from mdm.api.errors import _field_errors
+from mdm.console.decorators import console_view
+from mdm.lib.http import client_ip
+from mdm.permissions import Perm
+from mdm.services import ServiceError
+from personas.choices import PLATFORMS, Channel, Decision, Direction, InstallMode, PasscodeComplexity
+from personas.compiler import compile_policy, persona_template
+from personas.models import Persona
+from personas.services import persona_create, persona_update, spec_of
+from personas.spec import PRESETS
+
+EXTRA_APP_ROWS = 3
+_APP_ROW = re.compile(r"^apps\[(\d+)\]\.id$")
+
+
+@console_view(Perm.PERSONAS_VIEW)
+def persona_list(request):
+    org = request.org.organization
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        request.org.require(Perm.PERSONAS_CHANGE)
+        preset = request.POST.get("preset", "")
+        name = request.POST.get("name", "").strip()
+        try:
+            persona = persona_create(
+                organization=org,
+                name=name,
+                preset=preset,
+                changes={"name": name},
+                actor=request.org.actor,
+                client_ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            errors = _field_errors(exc.detail)
+        except ServiceError as exc:
+            errors = {exc.field or "non_field_errors": [exc.message]}
+        else:
+            messages.success(request, _("Persona created from %(preset)s.") % {"preset": preset})
+            return redirect("console:persona", pk=persona.pk)
+    counts = dict(
+        Device.objects.filter(organization=org, state="active").values_list("persona_id").annotate(n=Count("id"))
+    )
+    personas = [(p, counts.get(p.pk, 0)) for p in Persona.objects.filter(organization=org).order_by("name")]
+    context = {
+        "personas": personas,
+        "presets": [(key, value["description"]) for key, value in PRESETS.items()],
+        "errors": errors,
+        "can_change": request.org.can(Perm.PERSONAS_CHANGE),
+    }
+    return render(request, "console/personas/list.html", context)
+
+
+def _split(text: str) -> list[str]:
+    return [part for part in re.split(r"[\s,]+", text or "") if part]
+
+
+def _int(post, key: str, errors: dict, *, blank_is_none: bool = False):
+    raw = (post.get(key) or "").strip()
+    if raw == "" and blank_is_none:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        errors[key] = [_("A whole number.")]
+        return None
+
+
+def spec_from_post(post, base: dict) -> tuple[dict, dict]:
+    """The spec the form describes, and the errors found while reading it (before validation)."""
+    errors: dict[str, list[str]] = {}
+    rows = sorted(int(m.group(1)) for key in post if (m := _APP_ROW.match(key)))
+    apps = []
+    for index in rows:
+        prefix = f"apps[{index}]"
+        app_id = post.get(f"{prefix}.id", "").strip()
+        if not app_id or post.get(f"{prefix}.remove"):
+            continue
+        raw_config = post.get(f"{prefix}.managed_config", "").strip() or "{}"
+        try:
+            config = json.loads(raw_config)
+        except ValueError:
+            errors[f"apps[{len(apps)}].managed_config"] = [_("Not JSON.")]
+            config = {}
+        apps.append(
+            {
+                "id": app_id,
+                "install": post.get(f"{prefix}.install", InstallMode.AVAILABLE),
+                "min_version": post.get(f"{prefix}.min_version", "").strip() or None,
+                "signing_cert_sha256": _split(post.get(f"{prefix}.signing_cert_sha256", "")),
+                "managed_config": config,
+            }
+        )
+    sharing = {}
+    for channel in Channel.values:
+        entry = {"exemptions": {}}
+        for direction in Direction.values:
+            entry[direction] = post.get(f"data_sharing.{channel}.{direction}", Decision.DENY)
+            entry["exemptions"][direction] = _split(post.get(f"data_sharing.{channel}.exemptions.{direction}", ""))
+        sharing[channel] = entry
+    sharing["clipboard"]["max_chars"] = _int(post, "data_sharing.clipboard.max_chars", errors)
+    spec = {
+        "name": post.get("name", "").strip(),
+        "description": post.get("description", "").strip(),
+        "apps": apps,
+        "data_sharing": sharing,
+        "encryption": {
+            "cipher": base["encryption"]["cipher"],
+            "rotate_after_days": _int(post, "encryption.rotate_after_days", errors),
+        },
+        "access": {
+            "passcode": {
+                "required": post.get("access.passcode.required") == "on",
+                "min_length": _int(post, "access.passcode.min_length", errors),
+                "complexity": post.get("access.passcode.complexity", PasscodeComplexity.LOW),
+            },
+            "max_offline_days": _int(post, "access.max_offline_days", errors),
+            "min_os_version": {
+                platform: value
+                for platform in PLATFORMS
+                if (value := post.get(f"access.min_os_version.{platform}", "").strip())
+            },
+            "block_compromised": post.get("access.block_compromised") == "on",
+        },
+        "enforcement": {
+            "block_after_days": _int(post, "enforcement.block_after_days", errors, blank_is_none=True),
+            "wipe_after_days": _int(post, "enforcement.wipe_after_days", errors, blank_is_none=True),
+        },
+    }
+    return spec, errors
+
+
+def _persona(request, pk) -> Persona:
+    return get_object_or_404(
+        Persona.objects.filter(organization=request.org.organization).prefetch_related("app_rules", "sharing_rules"),
+        pk=pk,
+    )
+
+
+@console_view(Perm.PERSONAS_VIEW)
+def persona_edit(request, pk):
+    persona = _persona(request, pk)
+    spec = spec_of(persona)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        request.org.require(Perm.PERSONAS_CHANGE)
+        posted, errors = spec_from_post(request.POST, spec)
+        if not errors:
+            try:
+                with transaction.atomic():
+                    persona, changes = persona_update(
+                        persona=persona, spec=posted, actor=request.org.actor, client_ip=client_ip(request)
+                    )
+                    push = push_start_for_persona(persona=persona, actor=request.org.actor) if changes else None
+            except ValidationError as exc:
+                errors = _field_errors(exc.detail)
+            else:
+                if push is None:
+                    messages.info(request, _("Nothing changed."))
+                    return redirect("console:persona", pk=persona.pk)
+                messages.success(
+                    request, _("Saved as revision %(n)s; pushing it to its devices.") % {"n": persona.revision}
+                )
+                return redirect(f"{request.path}?push={push.pk}")
+        spec = posted
+    push = None
+    if push_id := request.GET.get("push"):
+        push = Push.objects.filter(organization=persona.organization, pk=push_id).first() if _uuid(push_id) else None
+    context = {
+        "persona": persona,
+        "spec": spec,
+        "errors": errors,
+        "app_rows": [
+            {**app, "config_json": json.dumps(app.get("managed_config") or {}) if app.get("managed_config") else ""}
+            for app in [*spec["apps"], *[{} for _ in range(EXTRA_APP_ROWS)]]
+        ],
+        "channels": Channel.choices,
+        "directions": Direction.choices,
+        "install_modes": InstallMode.choices,
+        "complexities": PasscodeComplexity.choices,
+        "platforms": PLATFORMS,
+        "push": push,
+        "can_change": request.org.can(Perm.PERSONAS_CHANGE),
+        **(_progress_context(push) if push is not None else {}),
+    }
+    return render(request, "console/personas/edit.html", context)
+
+
+def _uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+@console_view(Perm.PERSONAS_VIEW)
+def persona_preview(request, pk):
+    persona = _persona(request, pk)
+    document = compile_policy(
+        persona_template(persona, spec_of(persona)),
+        version=1,
+        key_id="00000000-0000-0000-0000-000000000000",
+        key_version=1,
+    )
+    return render(
+        request, "console/personas/preview.html", {"persona": persona, "document": json.dumps(document, indent=2)}
+    )
+
+
+@console_view(Perm.PUSHES_VIEW)
+def push_progress_view(request, pk):
+    """The live progress bar of a push (htmx polls it until every device has answered)."""
+    push = get_object_or_404(Push.objects.filter(organization=request.org.organization), pk=pk)
+    return render(request, "console/personas/_push_progress.html", _progress_context(push))
+
+
+def _progress_context(push: Push) -> dict:
+    progress = push_progress(push)
+    answered = progress["acknowledged"] + progress["failed"] + progress["expired"]
+    finished = push.state in ("done", "superseded") and answered >= push.processed
+    return {"push": push, "progress": progress, "answered": answered, "finished": finished}
