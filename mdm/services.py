@@ -214,3 +214,72 @@ def bootstrap(*, org_name: str, email: str, password: str | None = None) -> Boot
         membership_add(organization=organization, user=user, role=Role.OWNER, actor=SYSTEM_ACTOR)
         created_membership = True
     return BootstrapResult(organization, user, generated, created_organization, created_user, created_membership)
+
+
+def _other_owners(membership: Membership) -> bool:
+    return (
+        Membership.objects.filter(organization=membership.organization, role=Role.OWNER)
+        .exclude(pk=membership.pk)
+        .exists()
+    )
+
+
+@transaction.atomic
+def membership_change_role(
+    *, membership: Membership, role: str, actor: dict[str, str] | None = None, client_ip: str | None = None
+) -> Membership:
+    if role not in Role.values:
+        raise ServiceError(f"Unknown role {role!r}; one of: {', '.join(Role.values)}.", field="role")
+    membership = Membership.objects.select_for_update().select_related("user", "organization").get(pk=membership.pk)
+    if membership.role == role:
+        return membership
+    if membership.role == Role.OWNER and not _other_owners(membership):
+        raise ServiceError("An organization keeps at least one owner.", code="conflict", field="role")
+    old = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_event_record(
+        organization=membership.organization,
+        action="member.role_changed",
+        actor=actor,
+        target=membership,
+        target_label=membership.user.email,
+        details={"email": membership.user.email, "old_role": old, "new_role": role},
+        client_ip=client_ip,
+    )
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor: dict[str, str] | None = None, client_ip: str | None = None):
+    """Remove a member: their console access and their API tokens (which act as them) end."""
+    membership = Membership.objects.select_for_update().select_related("user", "organization").get(pk=membership.pk)
+    if membership.role == Role.OWNER and not _other_owners(membership):
+        raise ServiceError("An organization keeps at least one owner.", code="conflict")
+    ApiToken.objects.filter(organization=membership.organization, user=membership.user, revoked_at=None).update(
+        revoked_at=timezone.now()
+    )
+    audit_event_record(
+        organization=membership.organization,
+        action="member.removed",
+        actor=actor,
+        target=membership,
+        target_label=membership.user.email,
+        details={"email": membership.user.email, "role": membership.role},
+        client_ip=client_ip,
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def member_invite(
+    *, organization: Organization, email: str, role: str, actor: dict[str, str] | None = None, client_ip=None
+) -> tuple[Membership, bool]:
+    """Add a member by e-mail, creating the account (with no usable password) when it is new.
+    Returns the membership and whether the account is new (then the caller sends the invitation)."""
+    email = User.objects.normalize_email(email.strip()).lower()
+    user = User.objects.filter(email__iexact=email).first()
+    created = user is None
+    if created:
+        user = User.objects.create_user(email=email, password=None)
+    return membership_add(organization=organization, user=user, role=role, actor=actor, client_ip=client_ip), created

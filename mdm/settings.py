@@ -253,6 +253,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 MDM_LOGIN_MAX_FAILURES = env.int("MDM_LOGIN_MAX_FAILURES", default=5)
 MDM_LOGIN_LOCKOUT_MINUTES = env.int("MDM_LOGIN_LOCKOUT_MINUTES", default=15)
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="mdm@localhost")
+PASSWORD_RESET_TIMEOUT = env.int("MDM_INVITATION_SECONDS", default=3 * 24 * 3600)
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:dashboard"
 LOGOUT_REDIRECT_URL = "console:login"

@@ -1,13 +1,30 @@
 """The console's own pages (sign-in, organization switcher). The project's URLs (mdm/urls.py)
 add each app's console pages to the same `console` namespace."""
 
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
 
-from mdm.console import views
+from mdm.console import members, views
 
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("switch-organization/", views.switch_organization, name="switch-organization"),
     path("audit/", views.audit_log, name="audit"),
+    path("members/", members.members, name="members"),
+    path("members/<uuid:pk>/", members.member_change, name="member-change"),
+    path("api-tokens/", members.api_tokens, name="api-tokens"),
+    path("api-tokens/<uuid:pk>/revoke/", members.api_token_revoke_view, name="api-token-revoke"),
+    path(
+        "invitation/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="registration/set_password.html", success_url=reverse_lazy("console:password-set")
+        ),
+        name="invitation",
+    ),
+    path(
+        "invitation/done/",
+        auth_views.PasswordResetCompleteView.as_view(template_name="registration/password_set.html"),
+        name="password-set",
+    ),
 ]
