@@ -8,7 +8,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/mdm
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 TEST_REDIS_CACHE_URL ?= redis://127.0.0.1:6379/14
 
-.PHONY: run test lint check-compose clean
+.PHONY: run demo test lint clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,10 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 run: $(BIN)/.installed
 	$(BIN)/python manage.py serve
+
+# `make run`, plus a handful of simulated devices (the reference agent) so the console is alive.
+demo: $(BIN)/.installed
+	$(BIN)/python manage.py serve --demo-agents 5
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -87,6 +87,10 @@ def _enroll(device: Device, args) -> str:
     return "\n".join(lines)
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     device = Device(args.state)
@@ -121,10 +125,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "files":
             print("\n".join(device.container.list("personal" if args.side == "personal" else "work")))
         elif args.command == "run":
-            stop: list[bool] = []
-            signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
+            # SIGTERM ends the run at once, even in the middle of a long poll: every state write is
+            # atomic, so nothing is lost, and a result not reported yet is reported next time.
+            signal.signal(signal.SIGTERM, _interrupt)
             try:
-                why = device.run(wait=args.wait, max_seconds=args.max_seconds, should_stop=lambda: bool(stop))
+                why = device.run(wait=args.wait, max_seconds=args.max_seconds)
             except KeyboardInterrupt:
                 why = "interrupted"
             print(f"run ended: {why}")

@@ -45,7 +45,7 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
-def start_server(tmp_path: Path, log_name: str) -> dict:
+def start_server(tmp_path: Path, log_name: str, *extra: str) -> dict:
     """`manage.py serve` with its own var/ folder (kept across starts) and a free port."""
     port = _free_port()
     var_dir = tmp_path / "var"
@@ -54,7 +54,7 @@ def start_server(tmp_path: Path, log_name: str) -> dict:
     log_path = tmp_path / log_name
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "manage.py", "serve", *extra], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
@@ -83,8 +83,8 @@ def stop_server(server) -> None:
 def servers(tmp_path):
     started = []
 
-    def start(log_name):
-        started.append(start_server(tmp_path, log_name))
+    def start(log_name, *extra):
+        started.append(start_server(tmp_path, log_name, *extra))
         return started[-1]
 
     yield start
@@ -154,3 +154,15 @@ def test_make_run_serves_the_console_runs_tasks_and_stops_cleanly(servers):
     assert re.search(r"sign in:\s+(\S+) / (\S+)", again["log"].read_text()).groups() == (email, password)
     assert _manage(again, "from mdm.models import Organization; print(Organization.objects.count())") == "1"
     stop_server(again)
+
+
+def test_make_demo_enrolls_live_simulated_devices(servers):
+    server = servers("demo.log", "--demo-agents", "2")
+    deadline = time.monotonic() + 60
+    count = "0"
+    live = "from devices.models import Device; print(Device.objects.filter(applied_policy_version=1).count())"
+    while time.monotonic() < deadline and count != "2":
+        count = _manage(server, live)
+        time.sleep(1)
+    assert count == "2", server["log"].read_text()
+    stop_server(server)

@@ -28,8 +28,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--no-demo", action="store_true", help="Do not create the demo organization.")
+        parser.add_argument(
+            "--demo-agents",
+            type=int,
+            default=0,
+            help="Also run this many simulated devices (the reference agent) enrolled in the demo organization.",
+        )
 
-    def handle(self, *args, no_demo, **options):
+    def handle(self, *args, no_demo, demo_agents, **options):
         call_command("migrate", interactive=False, verbosity=0)
         credentials = self._demo_credentials(create=not no_demo)
         url = f"http://{settings.HOST}:{settings.PORT}" if settings.PRODUCTION else settings.MDM_ISSUER
@@ -39,7 +45,10 @@ class Command(BaseCommand):
         if credentials:
             self.stdout.write(f"  sign in:  {credentials}")
         self.stdout.flush()
-        sys.exit(Supervisor(self.stdout).run())
+        supervisor = Supervisor(self.stdout)
+        if demo_agents and not settings.PRODUCTION:
+            threading.Thread(target=start_demo_agents, args=(supervisor, demo_agents), daemon=True).start()
+        sys.exit(supervisor.run())
 
     def _demo_credentials(self, *, create: bool) -> str | None:
         """On the first start of a development server, a demo organization and its owner."""
@@ -55,12 +64,54 @@ class Command(BaseCommand):
         return path.read_text().strip() if path.exists() else None
 
 
+def start_demo_agents(supervisor: Supervisor, count: int) -> None:
+    """Enroll `count` reference agents in the demo organization (once; their state is kept in
+    var/demo/) and run each as a device would, so a new user sees a live console at once."""
+    import json
+    import urllib.request
+
+    from django.db import connection
+
+    from devices.services import enrollment_token_create
+
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{settings.PORT}/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.5)
+    folder = settings.VAR_DIR / "demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    organization = Organization.objects.filter(name=DEMO_ORG).first()
+    if organization is None:
+        return
+    models = ["Pixel 8", "Galaxy S24", "iPhone 15", "Pixel 7a", "iPad Air", "Galaxy A55"]
+
+    def agent(state, *args: str) -> None:
+        argv = [sys.executable, "-m", "agent", "--state", str(state), *args]
+        subprocess.run(argv, cwd=settings.BASE_DIR, capture_output=True, check=False, timeout=60)
+
+    for index in range(count):
+        state = folder / f"device-{index + 1}"
+        model = models[index % len(models)]
+        if not (state / "state.json").exists():
+            qr_payload = json.dumps(enrollment_token_create(organization=organization, note="make demo").qr_payload)
+            platform = "ios" if model.startswith("iP") else "android"
+            agent(state, "enroll", "--qr-payload", qr_payload, "--model", model, "--platform", platform)
+            agent(state, "sync")
+            agent(state, "put-file", "--side", "personal", "holiday.txt", "--text", "beach photos")
+            agent(state, "put-file", "--side", "work", "q3-plan.txt", "--text", "quarterly numbers")
+        supervisor.start(f"dev{index + 1}", [sys.executable, "-m", "agent", "--state", str(state), "run"], core=False)
+    connection.close()
+
+
 class Supervisor:
-    """Starts the processes, prefixes their output, and stops all of them if one stops."""
+    """Starts the processes, prefixes their output, and stops all of them if a core one stops."""
 
     def __init__(self, out):
         self.out = out
         self.children: dict[str, subprocess.Popen] = {}
+        self.core: set[str] = set()
         self.stopping = threading.Event()
         self.lock = threading.Lock()
 
@@ -73,27 +124,35 @@ class Supervisor:
     def _signal(self, signum, frame) -> None:
         self.stopping.set()
 
+    def start(self, name: str, argv: list[str], *, core: bool = True) -> None:
+        if self.stopping.is_set():
+            return
+        # A session of its own: Ctrl-C in the terminal reaches only us, and we stop the children
+        # in order instead of each one dying on its own.
+        child = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
+            cwd=settings.BASE_DIR,
+        )
+        with self.lock:
+            self.children[name] = child
+            if core:
+                self.core.add(name)
+        threading.Thread(target=self._pump, args=(name, child.stdout), daemon=True).start()
+
     def run(self) -> int:
         signal.signal(signal.SIGINT, self._signal)
         signal.signal(signal.SIGTERM, self._signal)
         for name, argv in PROCESSES.items():
-            argv = [sys.executable if argv[0] == "python" else argv[0], *argv[1:]]
-            # A session of its own: Ctrl-C in the terminal reaches only us, and we stop the
-            # children in order instead of each one dying on its own.
-            child = subprocess.Popen(
-                argv,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                bufsize=1,
-                start_new_session=True,
-                cwd=settings.BASE_DIR,
-            )
-            self.children[name] = child
-            threading.Thread(target=self._pump, args=(name, child.stdout), daemon=True).start()
+            self.start(name, [sys.executable if argv[0] == "python" else argv[0], *argv[1:]])
         exit_code = 0
         while not self.stopping.wait(0.5):
-            dead = [name for name, child in self.children.items() if child.poll() is not None]
+            with self.lock:
+                dead = [name for name in self.core if self.children[name].poll() is not None]
             if dead:
                 self.out.write(f"{', '.join(dead)} stopped unexpectedly; stopping the rest.")
                 exit_code = 1
@@ -103,12 +162,15 @@ class Supervisor:
 
     def _stop_all(self) -> None:
         self.out.write("Stopping web, worker and beat...")
-        for child in self.children.values():
+        self.stopping.set()
+        with self.lock:
+            children = dict(self.children)
+        for child in children.values():
             if child.poll() is None:
                 # To the leader only: gunicorn and Celery stop their own workers gracefully.
                 child.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for name, child in self.children.items():
+        for name, child in children.items():
             try:
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
