@@ -127,6 +127,10 @@ def test_an_admin_enrolls_a_device_and_wipes_its_work_profile_in_the_browser(
     page.get_by_text("Corporate wipe: Done").wait_for(timeout=20_000)
     shot(page, "07-wipe-done")
 
+    page.set_viewport_size({"width": 820, "height": 1180})  # a tablet
+    page.get_by_role("link", name="Devices").click()
+    shot(page, "08-devices-tablet")
+
     assert not (state / "corporate").exists()
     assert personal_hashes(state) == before
     assert not [e for e in console_errors if "Content Security Policy" in e], console_errors

@@ -131,6 +131,11 @@ def test_make_run_serves_the_console_runs_tasks_and_stops_cleanly(servers):
     html = page.read().decode()
     assert page.geturl().endswith("/console/"), html
     assert "Demo" in html and email in html and "No devices are enrolled yet" in html
+    # Every console page works on the embedded default (SQLite, no Redis).
+    for path in ("devices/", "personas/", "enrollment/", "wipes/", "wipes/employee/", "audit/", "members/",
+                 "api-tokens/"):  # fmt: skip
+        page = browser.open(f"{base}/console/{path}", timeout=10)
+        assert page.status == 200, path
 
     # A task goes through the embedded filesystem broker to the embedded worker.
     _manage(server, "from mdm.models import Organization; from mdm.tasks import audit_chain_verify_task; "
