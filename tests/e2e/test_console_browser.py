@@ -104,7 +104,7 @@ def test_an_admin_enrolls_a_device_and_wipes_its_work_profile_in_the_browser(
     live_mdm.agent(state, "share", "--channel", "files", "--from", "personal", "--to", "work", "--text", "cv.pdf")
 
     # The device appears in the registry.
-    page.get_by_role("link", name="Devices").click()
+    page.get_by_role("link", name="Devices", exact=True).click()
     device_link = page.get_by_role("link", name="Pixel 8")
     device_link.wait_for()
     shot(page, "04-devices")
@@ -128,7 +128,7 @@ def test_an_admin_enrolls_a_device_and_wipes_its_work_profile_in_the_browser(
     shot(page, "07-wipe-done")
 
     page.set_viewport_size({"width": 820, "height": 1180})  # a tablet
-    page.get_by_role("link", name="Devices").click()
+    page.get_by_role("link", name="Devices", exact=True).click()
     shot(page, "08-devices-tablet")
 
     assert not (state / "corporate").exists()
