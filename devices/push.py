@@ -15,7 +15,7 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, models, transaction
 from django.db.models import Count, F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -103,6 +103,25 @@ def persona_assign(
         return push_start_for_persona(persona=persona, actor=actor, device_ids=found)
 
 
+def insert_rows(model, objects: list) -> None:
+    """Insert new rows in bulk: COPY on PostgreSQL (the fastest way in, by far, for a batch of
+    policy documents), bulk_create elsewhere. Primary keys must be set already (UUIDs) or be
+    database-generated (then the objects do not learn them)."""
+    if not objects:
+        return
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(objects, batch_size=BATCH_SIZE)
+        return
+    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN") as copy,
+    ):
+        for obj in objects:
+            copy.write_row([f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields])
+
+
 def push_run_batch(*, push_id, template: dict) -> bool:
     """Process the next batch of a push. True when there may be more to do."""
     with transaction.atomic():
@@ -137,12 +156,12 @@ def push_run_batch(*, push_id, template: dict) -> bool:
         Command.objects.filter(device__in=touched, type=APPLY_POLICY, state__in=PENDING_COMMAND_STATES).update(
             state=CommandState.EXPIRED, completed_at=now, detail="superseded by a newer policy version"
         )
-        PolicyVersion.objects.bulk_create(versions, batch_size=BATCH_SIZE)
+        insert_rows(PolicyVersion, versions)
         # Every touched device moved to its version + 1 (their rows are locked): one plain UPDATE.
         Device.objects.filter(pk__in=[device.pk for device in touched]).update(
             policy_version=Coalesce(F("policy_version"), 0) + 1
         )
-        Command.objects.bulk_create(commands, batch_size=BATCH_SIZE)
+        insert_rows(Command, commands)
         Push.objects.filter(pk=push.pk).update(
             state=Push.State.RUNNING,
             cursor=devices[-1].pk,
