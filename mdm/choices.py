@@ -6,6 +6,8 @@ class Role(models.TextChoices):
     ADMIN = "admin", "Admin"
     HELPDESK = "helpdesk", "Helpdesk"
     AUDITOR = "auditor", "Auditor"
+    # An employee: no console or admin API rights; uses the self-service portal for their devices.
+    EMPLOYEE = "employee", "Employee (portal only)"
 
 
 class SigningKeyState(models.TextChoices):

@@ -60,7 +60,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
     ),
     Role.HELPDESK: frozenset(_READ | {Perm.ENROLLMENT_TOKENS_MANAGE, Perm.DEVICES_LOCK}),
     Role.AUDITOR: frozenset(_READ | {Perm.AUDIT_VIEW}),
+    Role.EMPLOYEE: frozenset(),
 }
+CONSOLE_ROLES = [Role.OWNER, Role.ADMIN, Role.HELPDESK, Role.AUDITOR]
 
 
 def role_can(role: str, perm: Perm) -> bool:
@@ -102,12 +104,16 @@ class OrgContext:
 SESSION_ORG_KEY = "mdm_organization_id"
 
 
-def memberships_of(user) -> list[Membership]:
+def memberships_of(user, *, console: bool = True) -> list[Membership]:
+    """The user's memberships: those with a console role, or (console=False) all of them."""
     from mdm.models import Membership
 
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
-    return list(Membership.objects.filter(user=user).select_related("organization").order_by("organization__name"))
+    rows = Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
+    if console:
+        rows = rows.filter(role__in=CONSOLE_ROLES)
+    return list(rows)
 
 
 def context_for_session(request) -> OrgContext | None:

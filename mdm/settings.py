@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "mozilla_django_oidc",
     "mdm",
     "personas",
     "devices",
@@ -253,6 +254,23 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 MDM_LOGIN_MAX_FAILURES = env.int("MDM_LOGIN_MAX_FAILURES", default=5)
 MDM_LOGIN_LOCKOUT_MINUTES = env.int("MDM_LOGIN_LOCKOUT_MINUTES", default=15)
+# Single sign-on through OpenID Connect (mozilla-django-oidc), for the portal and the console,
+# when OIDC_RP_CLIENT_ID is set. Accounts are matched by e-mail; none is created by a sign-in.
+OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env_secret("OIDC_RP_CLIENT_SECRET") or ""
+OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_RP_SCOPES = "openid email"
+OIDC_CREATE_USER = False
+OIDC_USE_NONCE = True
+LOGIN_REDIRECT_URL_FAILURE = "/portal/login/"
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+if OIDC_RP_CLIENT_ID:
+    AUTHENTICATION_BACKENDS.append("mdm.oidc.EmailOIDCBackend")
+
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="mdm@localhost")
 PASSWORD_RESET_TIMEOUT = env.int("MDM_INVITATION_SECONDS", default=3 * 24 * 3600)

@@ -2,10 +2,12 @@
 (API tokens or the console's session), the agent API (device credentials), and the employee
 portal (session). Plus the public endpoints: health probes and the JWKS."""
 
+from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from devices import portal as device_portal
 from devices import views as device_pages
 from mdm.console.urls import urlpatterns as console_auth
 from mdm.views import public
@@ -32,9 +34,22 @@ console = [
     path("enrollment/<uuid:pk>/revoke/", device_pages.enrollment_token_revoke_view, name="enrollment-revoke"),
 ]
 
+portal = [
+    path("", device_portal.home, name="home"),
+    path("login/", device_portal.PortalLoginView.as_view(), name="login"),
+    path("logout/", LogoutView.as_view(next_page="portal:login"), name="logout"),
+    path("enroll/", device_portal.enroll, name="enroll"),
+    path("enroll/<uuid:pk>/status/", device_portal.enroll_status, name="enroll-status"),
+    path("devices/<uuid:pk>/", device_portal.device_detail, name="device"),
+    path("devices/<uuid:pk>/remove/", device_portal.remove_work_persona, name="remove"),
+    path("devices/<uuid:pk>/lost/", device_portal.report_lost, name="lost"),
+]
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="console:dashboard", permanent=False)),
     path("console/", include((console, "console"))),
+    path("portal/", include((portal, "portal"))),
+    path("oidc/", include("mozilla_django_oidc.urls")),
     path("api/v1/agent/", include("devices.agent_api.urls")),
     path("api/v1/", include("mdm.api.urls")),
     path("api/v1/", include("devices.api.urls")),

@@ -143,7 +143,7 @@ class CheckinApi(AgentApiView):
             .annotate(n=Count("*"))
             .values("n")
         )
-        device = self.device_queryset().annotate(pending=Coalesce(Subquery(pending), 0)).get()
+        device = self.device_queryset().select_related("persona").annotate(pending=Coalesce(Subquery(pending), 0)).get()
         device_checkin(
             device=device,
             report=CheckinReport(

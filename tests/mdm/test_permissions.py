@@ -29,6 +29,8 @@ SPEC = {
         Perm.PUSHES_VIEW,
         Perm.AUDIT_VIEW,
     },
+    # employee: the self-service portal only; nothing in the console or the admin API
+    Role.EMPLOYEE: set(),
 }
 
 

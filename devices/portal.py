@@ -1,0 +1,216 @@
+"""The employee self-service portal: enroll my own device, see what my employer can and cannot
+see, remove the work persona, report a device lost. Its own URL surface (/portal/) and layout.
+
+An employee reaches only their own devices (anything else is a 404) and no admin action at all.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from functools import wraps
+
+import segno
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.mail import send_mail
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from devices.choices import Ownership
+from devices.compliance import evaluate_compliance
+from devices.models import Device, EnrollmentToken, PolicyVersion, Wipe
+from devices.privacy import privacy_summary
+from devices.services import enrollment_token_create
+from devices.wipe import corporate_lock, corporate_wipe_request
+from mdm.audit import audit_event_record, register_actions
+from mdm.choices import Role
+from mdm.console.views import LockingAuthenticationForm
+from mdm.lib.http import client_ip
+from mdm.models import Membership
+from mdm.permissions import memberships_of
+from mdm.services import ServiceError
+from personas.services import default_persona
+
+ENROLL_TOKEN_LIFETIME = timedelta(minutes=30)
+PORTAL_PLATFORMS = [("android", "Android"), ("ios", "iPhone or iPad")]
+
+register_actions({"device.reported_lost": {"reason"}})
+
+
+class PortalLoginView(auth_views.LoginView):
+    template_name = "portal/login.html"
+    authentication_form = LockingAuthenticationForm
+    redirect_authenticated_user = True
+    next_page = reverse_lazy("portal:home")
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "sso": bool(settings.OIDC_RP_CLIENT_ID)}
+
+
+def portal_view(view):
+    """Signed in, and a member (of any role) of an organization: the employee's."""
+
+    @login_required(login_url="portal:login")
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        memberships = memberships_of(request.user, console=False)
+        if not memberships:
+            return render(request, "portal/no_organization.html", status=403)
+        request.membership = memberships[0]
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _actor(request) -> dict[str, str]:
+    return {"actor_type": "user", "actor_id": str(request.user.pk), "actor_label": f"{request.user.email} (portal)"}
+
+
+def _my_device(request, pk) -> Device:
+    return get_object_or_404(
+        Device.objects.filter(owner=request.user, organization=request.membership.organization).select_related(
+            "persona"
+        ),
+        pk=pk,
+    )
+
+
+@portal_view
+def home(request):
+    devices = Device.objects.filter(owner=request.user, organization=request.membership.organization).select_related(
+        "persona"
+    )
+    rows = []
+    for device in devices.order_by("-enrolled_at"):
+        _, todo = evaluate_compliance(device=device, facts=device.compliance, os_version=device.os_version)
+        rows.append({"device": device, "todo": todo})
+    return render(request, "portal/home.html", {"rows": rows})
+
+
+@portal_view
+def enroll(request):
+    """Pick the platform, get a personal, single-use enrollment token with its QR code."""
+    if request.method != "POST":
+        return render(request, "portal/enroll.html", {"platforms": PORTAL_PLATFORMS})
+    platform = request.POST.get("platform")
+    if platform not in dict(PORTAL_PLATFORMS):
+        return render(
+            request, "portal/enroll.html", {"platforms": PORTAL_PLATFORMS, "error": _("Pick your device's platform.")}
+        )
+    organization = request.membership.organization
+    issued = enrollment_token_create(
+        organization=organization,
+        persona=default_persona(organization.pk),
+        ownership=Ownership.PERSONAL,
+        uses=1,
+        expires_at=timezone.now() + ENROLL_TOKEN_LIFETIME,
+        employee=request.user,
+        note=f"self-service ({platform})",
+        created_by=request.user,
+        actor=_actor(request),
+        client_ip=client_ip(request),
+    )
+    payload = json.dumps(issued.qr_payload, separators=(",", ":"))
+    context = {
+        "token": issued.enrollment_token,
+        "payload": payload,
+        "platform": dict(PORTAL_PLATFORMS)[platform],
+        "qr": mark_safe(segno.make(payload, error="m").svg_inline(scale=5, title=_("Enrollment QR code"))),  # noqa: S308
+    }
+    return render(request, "portal/enroll_code.html", context)
+
+
+@portal_view
+def enroll_status(request, pk):
+    """Polled by the enrollment page: has the device enrolled with this token yet?"""
+    token = get_object_or_404(EnrollmentToken.objects.filter(employee=request.user), pk=pk)
+    device = Device.objects.filter(enrollment_token=token, owner=request.user).first()
+    return render(request, "portal/_enroll_status.html", {"token": token, "device": device})
+
+
+def _policy_of(device: Device) -> dict | None:
+    record = PolicyVersion.objects.filter(device=device).order_by("-version").first()
+    return record.document if record else None
+
+
+@portal_view
+def device_detail(request, pk):
+    device = _my_device(request, pk)
+    compliant, todo = evaluate_compliance(device=device, facts=device.compliance, os_version=device.os_version)
+    context = {
+        "device": device,
+        "compliant": compliant,
+        "todo": todo,
+        "privacy": privacy_summary(_policy_of(device)),
+        "open_wipe": Wipe.objects.filter(device=device, state__in=Wipe.OPEN_STATES).first(),
+    }
+    return render(request, "portal/device.html", context)
+
+
+@portal_view
+def remove_work_persona(request, pk):
+    device = _my_device(request, pk)
+    if request.method == "POST" and device.state == "active":
+        try:
+            wipe = corporate_wipe_request(
+                device=device,
+                reason="Removed by its owner in the self-service portal.",
+                actor=_actor(request),
+                user=request.user,
+                client_ip=client_ip(request),
+            )
+        except ServiceError as exc:
+            messages.error(request, exc.message)
+        else:
+            if wipe.state == Wipe.State.HELD:
+                messages.warning(request, _("Your request waits for an administrator's confirmation."))
+            else:
+                messages.success(request, _("The work profile is being removed. Your personal data stays."))
+        return redirect("portal:device", pk=device.pk)
+    return render(request, "portal/remove.html", {"device": device})
+
+
+@require_POST
+@portal_view
+def report_lost(request, pk):
+    device = _my_device(request, pk)
+    try:
+        corporate_lock(device=device, lock=True, actor=_actor(request), client_ip=client_ip(request),
+                       reason="reported lost by its owner")  # fmt: skip
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("portal:device", pk=device.pk)
+    audit_event_record(
+        organization=device.organization,
+        action="device.reported_lost",
+        actor=_actor(request),
+        target=device,
+        details={"reason": "reported lost in the self-service portal"},
+        client_ip=client_ip(request),
+    )
+    admins = Membership.objects.filter(organization=device.organization, role__in=[Role.OWNER, Role.ADMIN])
+    recipients = sorted({m.user.email for m in admins.select_related("user")})
+    if recipients:
+        send_mail(
+            subject=_("Device reported lost: %(name)s") % {"name": device.name},
+            message=_(
+                "%(email)s reported %(name)s lost. Its work profile is being locked.\n"
+                "Decide in the console whether to wipe it: %(url)s"
+            )
+            % {
+                "email": request.user.email,
+                "name": device.name,
+                "url": f"{settings.MDM_ISSUER}/console/devices/{device.pk}/",
+            },
+            from_email=None,
+            recipient_list=recipients,
+        )
+    messages.success(request, _("Your work profile is being locked, and your IT team has been told."))
+    return redirect("portal:device", pk=device.pk)
