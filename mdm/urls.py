@@ -2,6 +2,7 @@
 (API tokens or the console's session), the agent API (device credentials), and the employee
 portal (session). Plus the public endpoints: health probes and the JWKS."""
 
+from django.conf import settings
 from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -49,7 +50,6 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="console:dashboard", permanent=False)),
     path("console/", include((console, "console"))),
     path("portal/", include((portal, "portal"))),
-    path("oidc/", include("mozilla_django_oidc.urls")),
     path("api/v1/agent/", include("devices.agent_api.urls")),
     path("api/v1/", include("mdm.api.urls")),
     path("api/v1/", include("devices.api.urls")),
@@ -60,3 +60,7 @@ urlpatterns = [
     path("healthz", public.healthz, name="healthz"),
     path("readyz", public.readyz, name="readyz"),
 ]
+
+if settings.OIDC_RP_CLIENT_ID:
+    # Single sign-on, only when a provider is configured (the portal shows its button then).
+    urlpatterns.append(path("oidc/", include("mozilla_django_oidc.urls")))

@@ -10,48 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import PASSWORD, set_password, shot
+
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
-
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-PASSWORD = "console browser passphrase"
-
-
-@pytest.fixture
-def browser_page(actors):
-    """A page in headless Chromium; the owner can sign in with a password the server can check."""
-    from django.contrib.auth.hashers import PBKDF2PasswordHasher
-
-    from mdm.models import User
-
-    User.objects.filter(pk=actors.owner.pk).update(password=PBKDF2PasswordHasher().encode(PASSWORD, "browsertest"))
-    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are sync.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                  "--disable-background-networking", "--disable-component-update"],
-        )  # fmt: skip
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.set_default_timeout(15_000)
-        yield page
-        browser.close()
-    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def personal_hashes(state: Path) -> dict[str, str]:
@@ -61,6 +26,7 @@ def personal_hashes(state: Path) -> dict[str, str]:
 def test_an_admin_enrolls_a_device_and_wipes_its_work_profile_in_the_browser(
     live_mdm, celery_worker, actors, browser_page, tmp_path
 ):
+    set_password(actors.owner)
     page, base = browser_page, live_mdm.url
     console_errors: list[str] = []
     page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
