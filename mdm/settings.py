@@ -274,6 +274,11 @@ if OIDC_RP_CLIENT_ID:
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="mdm@localhost")
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 PASSWORD_RESET_TIMEOUT = env.int("MDM_INVITATION_SECONDS", default=3 * 24 * 3600)
 LOGIN_URL = "console:login"
 LOGIN_REDIRECT_URL = "console:dashboard"
