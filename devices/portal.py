@@ -7,6 +7,8 @@ An employee reaches only their own devices (anything else is a 404) and no admin
 from __future__ import annotations
 
 import json
+import logging
+import smtplib
 from datetime import timedelta
 from functools import wraps
 
@@ -38,7 +40,10 @@ from mdm.permissions import memberships_of
 from mdm.services import ServiceError
 from personas.services import default_persona
 
+logger = logging.getLogger(__name__)
+
 ENROLL_TOKEN_LIFETIME = timedelta(minutes=30)
+PORTAL_ORG_KEY = "mdm_portal_organization_id"
 PORTAL_PLATFORMS = [("android", "Android"), ("ios", "iPhone or iPad")]
 
 register_actions({"device.reported_lost": {"reason"}})
@@ -63,7 +68,9 @@ def portal_view(view):
         memberships = memberships_of(request.user, console=False)
         if not memberships:
             return render(request, "portal/no_organization.html", status=403)
-        request.membership = memberships[0]
+        chosen = request.session.get(PORTAL_ORG_KEY)
+        request.membership = next((m for m in memberships if str(m.organization_id) == chosen), memberships[0])
+        request.memberships = memberships
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -198,7 +205,8 @@ def report_lost(request, pk):
     admins = Membership.objects.filter(organization=device.organization, role__in=[Role.OWNER, Role.ADMIN])
     recipients = sorted({m.user.email for m in admins.select_related("user")})
     if recipients:
-        send_mail(
+        _notify(
+            recipients,
             subject=_("Device reported lost: %(name)s") % {"name": device.name},
             message=_(
                 "%(email)s reported %(name)s lost. Its work profile is being locked.\n"
@@ -209,8 +217,24 @@ def report_lost(request, pk):
                 "name": device.name,
                 "url": f"{settings.MDM_ISSUER}/console/devices/{device.pk}/",
             },
-            from_email=None,
-            recipient_list=recipients,
         )
     messages.success(request, _("Your work profile is being locked, and your IT team has been told."))
     return redirect("portal:device", pk=device.pk)
+
+
+def _notify(recipients: list[str], subject: str, message: str) -> None:
+    """E-mail the admins; the lock and the audit event stand even if the mail server is down."""
+    try:
+        send_mail(subject=subject, message=message, from_email=None, recipient_list=recipients)
+    except (OSError, smtplib.SMTPException) as exc:
+        logger.warning("Could not e-mail the admins about a lost device: %s", exc)
+
+
+@require_POST
+@portal_view
+def switch_organization(request):
+    """For someone employed by several organizations: which one's work profile they manage."""
+    wanted = request.POST.get("organization", "")
+    if any(str(m.organization_id) == wanted for m in request.memberships):
+        request.session[PORTAL_ORG_KEY] = wanted
+    return redirect("portal:home")

@@ -50,12 +50,15 @@ CANNOT_DO = [
 ]
 
 
-def _sentence(channel: str, direction: str, decision: str, max_chars: int) -> str:
+def _sentence(channel: str, direction: str, decision: str, max_chars: int, exempt: list[str]) -> str:
     text = SENTENCES[(channel, direction)].format(can="can" if decision == "allow" else "cannot")
     if channel == "clipboard":
         if decision == "allow" and max_chars:
             text += f" (at most {max_chars} characters at a time)"
         text += "."
+    if decision == "deny" and exempt:
+        # What the device enforces: these apps are let through anyway.
+        text = text[:-1] + f", except for {', '.join(exempt)}."
     return text
 
 
@@ -66,7 +69,8 @@ def privacy_summary(policy: dict | None) -> dict:
         rules = policy["data_sharing"]
         max_chars = rules["clipboard"].get("max_chars", 0)
         for channel, direction in SENTENCES:
-            sharing.append(_sentence(channel, direction, rules[channel][direction], max_chars))
+            exempt = rules[channel].get("exemptions", {}).get(direction, [])
+            sharing.append(_sentence(channel, direction, rules[channel][direction], max_chars, exempt))
     access = policy["access"] if policy else None
     return {
         "can_see": CAN_SEE,

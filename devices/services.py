@@ -22,7 +22,7 @@ from devices.policy import policy_issue
 from mdm.audit import audit_event_record
 from mdm.keyring import keyring, register_wrapped
 from mdm.lib import cache
-from mdm.models import Organization, SigningKey, User
+from mdm.models import Membership, Organization, SigningKey, User
 from mdm.services import ServiceError
 from mdm.signing import public_key_pin, signing_key_current
 from personas.models import Persona
@@ -86,6 +86,8 @@ def enrollment_token_create(
         raise ServiceError(f"A token may live at most {MAX_TOKEN_LIFETIME.days} days.", field="expires_at")
     if persona is not None and persona.organization_id != organization.pk:
         raise ServiceError("No such persona.", field="persona")
+    if employee is not None and not Membership.objects.filter(organization=organization, user=employee).exists():
+        raise ServiceError("No such employee in this organization.", field="employee")
     if employee is not None and uses != 1:
         raise ServiceError("A token bound to one employee is for one device: uses must be 1.", field="uses")
     token = ENROLLMENT_TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -97,9 +97,11 @@ def device_detail(request, pk):
         "commands": Command.objects.filter(device=device).order_by("-created_at")[:20],
         "wipes": Wipe.objects.filter(device=device).select_related("command").order_by("-requested_at"),
         "open_wipe": Wipe.objects.filter(device=device, state__in=Wipe.OPEN_STATES).first(),
-        "events": AuditEvent.objects.filter(organization=device.organization, target_id=str(device.pk)).order_by(
-            "-seq"
-        )[:20],
+        "events": (
+            AuditEvent.objects.filter(organization=device.organization, target_id=str(device.pk)).order_by("-seq")[:20]
+            if request.org.can(Perm.AUDIT_VIEW)
+            else None
+        ),
         "can_lock": request.org.can(Perm.DEVICES_LOCK),
         "can_wipe": request.org.can(Perm.DEVICES_WIPE),
     }
@@ -163,9 +165,9 @@ def enrollment_tokens(request):
             data = form.cleaned_data
             employee = None
             if data["employee"]:
-                employee = User.objects.filter(email__iexact=data["employee"]).first()
+                employee = User.objects.filter(email__iexact=data["employee"], memberships__organization=org).first()
                 if employee is None:
-                    form.add_error("employee", _("No such user."))
+                    form.add_error("employee", _("No such member of this organization."))
             if not form.errors:
                 issued = enrollment_token_create(
                     organization=org,
@@ -212,6 +214,7 @@ def wipes(request):
             request.GET.get("page")
         ),
         "can_approve": request.org.can(Perm.WIPES_APPROVE),
+        "can_wipe": request.org.can(Perm.DEVICES_WIPE),
     }
     return render(request, "console/wipes.html", context)
 
@@ -246,14 +249,18 @@ def employee_wipe_view(request):
         elif form.cleaned_data["confirm"] != str(len(devices)):
             form.add_error("confirm", _("Type the number of devices shown to confirm."))
         else:
-            made = employee_wipe(
-                organization=org,
-                employee=employee,
-                reason=form.cleaned_data["reason"],
-                actor=request.org.actor,
-                user=request.user,
-                client_ip=client_ip(request),
-            )
-            messages.success(request, _("%(n)s wipe(s) requested.") % {"n": len(made)})
+            try:
+                made = employee_wipe(
+                    organization=org,
+                    employee=employee,
+                    reason=form.cleaned_data["reason"],
+                    actor=request.org.actor,
+                    user=request.user,
+                    client_ip=client_ip(request),
+                )
+            except ServiceError as exc:  # a device retired meanwhile; the wipes before it stand
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, _("%(n)s wipe(s) requested.") % {"n": len(made)})
             return redirect("console:wipes")
     return render(request, "console/employee_wipe.html", {"form": form, "devices": devices})

@@ -15,12 +15,13 @@ class EmailOIDCBackend(OIDCAuthenticationBackend):
         audiences = audience if isinstance(audience, list) else [audience]
         if settings.OIDC_RP_CLIENT_ID not in audiences:
             raise SuspiciousOperation("The ID token was issued for another client.")
-        if settings.OIDC_OP_ISSUER and payload.get("iss") != settings.OIDC_OP_ISSUER:
+        if payload.get("iss") != settings.OIDC_OP_ISSUER:
             raise SuspiciousOperation("The ID token comes from another issuer.")
         return payload
 
     def filter_users_by_claims(self, claims):
         email = claims.get("email")
-        if not email or claims.get("email_verified") is False:
+        # Only an address the provider says it verified: a missing or string "false" claim is no.
+        if not email or claims.get("email_verified") is not True:
             return self.UserModel.objects.none()
         return self.UserModel.objects.filter(email__iexact=email, is_active=True)

@@ -270,6 +270,8 @@ OIDC_USE_NONCE = True
 LOGIN_REDIRECT_URL_FAILURE = "/portal/login/"
 AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 if OIDC_RP_CLIENT_ID:
+    if not OIDC_OP_ISSUER:
+        raise ImproperlyConfigured("Single sign-on needs OIDC_OP_ISSUER: ID tokens from any other issuer are refused.")
     AUTHENTICATION_BACKENDS.append("mdm.oidc.EmailOIDCBackend")
 
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")

@@ -40,6 +40,7 @@ portal = [
     path("login/", device_portal.PortalLoginView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(next_page="portal:login"), name="logout"),
     path("enroll/", device_portal.enroll, name="enroll"),
+    path("switch-organization/", device_portal.switch_organization, name="switch-organization"),
     path("enroll/<uuid:pk>/status/", device_portal.enroll_status, name="enroll-status"),
     path("devices/<uuid:pk>/", device_portal.device_detail, name="device"),
     path("devices/<uuid:pk>/remove/", device_portal.remove_work_persona, name="remove"),

@@ -22,6 +22,8 @@ from agent.device import Device as AgentDevice
 from agent.transport import AgentError, Reply, Transport
 from devices.services import enrollment_token_create
 from mdm.audit import SYSTEM_ACTOR
+from mdm.models import Membership
+from mdm.services import membership_add
 
 
 def b64url(data: bytes) -> str:
@@ -103,6 +105,10 @@ def issue_token(actors):
     def issue(**kwargs):
         kwargs.setdefault("organization", actors.org)
         kwargs.setdefault("actor", SYSTEM_ACTOR)
+        employee = kwargs.get("employee")
+        if employee is not None and not Membership.objects.filter(user=employee, organization=kwargs["organization"]):
+            # A token is bound only to a member: make the employee one, as the console would.
+            membership_add(organization=kwargs["organization"], user=employee, role="employee", actor=SYSTEM_ACTOR)
         return enrollment_token_create(**kwargs)
 
     return issue

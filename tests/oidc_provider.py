@@ -27,6 +27,7 @@ class Provider:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = "test-key"
         self.user_email = ""
+        self.email_verified: bool | str | None = True
         self.codes: dict[str, dict] = {}
         self.tokens: dict[str, str] = {}
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -87,7 +88,7 @@ class Provider:
                     email = provider.tokens.get(token)
                     if email is None:
                         return self._json({"error": "invalid_token"}, 401)
-                    self._json({"sub": email, "email": email, "email_verified": True})
+                    self._json({"sub": email, "email": email, "email_verified": provider.email_verified})
                 else:
                     self._json({"error": "not_found"}, 404)
 
@@ -101,7 +102,7 @@ class Provider:
                 now = int(time.time())
                 claims = {"iss": provider.url, "sub": provider.user_email, "aud": provider.client_id, "iat": now,
                           "exp": now + 300, "nonce": grant["nonce"], "email": provider.user_email,
-                          "email_verified": True}  # fmt: skip
+                          "email_verified": provider.email_verified}  # fmt: skip
                 id_token = jwt.encode(claims, provider.key, algorithm="RS256", headers={"kid": provider.kid})
                 access_token = secrets.token_urlsafe(16)
                 provider.tokens[access_token] = provider.user_email

@@ -10,7 +10,7 @@ import re
 from rest_framework import serializers
 
 from devices.choices import REPORTED_CONTAINER_STATES, Platform
-from mdm.api.fields import StrictBooleanField, StrictCharField, StrictRegexField
+from mdm.api.fields import PrintableCharField, StrictBooleanField, StrictCharField, StrictRegexField
 
 APP_ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)+$")
 SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -37,9 +37,9 @@ class Base64Url32Field(StrictCharField):
 
 class EnrollDeviceSerializer(serializers.Serializer):
     platform = serializers.ChoiceField(choices=Platform.choices)
-    os_version = StrictCharField(max_length=32)
-    model = StrictCharField(max_length=100, allow_blank=True, required=False, default="")
-    agent_version = StrictCharField(max_length=32)
+    os_version = PrintableCharField(max_length=32)
+    model = PrintableCharField(max_length=100, allow_blank=True, required=False, default="")
+    agent_version = PrintableCharField(max_length=32)
 
 
 class EnrollKeysSerializer(serializers.Serializer):
@@ -132,8 +132,8 @@ class CheckinSerializer(serializers.Serializer):
 
     applied_policy_version = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, allow_null=True)
     container_state = serializers.ChoiceField(choices=REPORTED_CONTAINER_STATES)
-    os_version = StrictCharField(max_length=32)
-    agent_version = StrictCharField(max_length=32)
+    os_version = PrintableCharField(max_length=32)
+    agent_version = PrintableCharField(max_length=32)
     compliance = ComplianceSerializer(required=False)
     work_apps = WorkAppSerializer(many=True, required=False, max_length=500)
 

@@ -105,12 +105,8 @@ class EnrollmentTokenListApi(OrgScopedMixin, generics.ListAPIView):
 
 
 def _belongs_to(user: User, organization) -> bool:
-    """An employee of the organization: a member, or someone with a device or token there."""
-    return (
-        Membership.objects.filter(user=user, organization=organization).exists()
-        or Device.objects.filter(owner=user, organization=organization).exists()
-        or EnrollmentToken.objects.filter(employee=user, organization=organization).exists()
-    )
+    """An employee of the organization: a member of it (employees are members with that role)."""
+    return Membership.objects.filter(user=user, organization=organization).exists()
 
 
 class EnrollmentTokenDetailApi(OrgScopedMixin, APIView):

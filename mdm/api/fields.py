@@ -33,3 +33,16 @@ class StrictIntegerField(serializers.IntegerField):
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class PrintableCharField(StrictCharField):
+    """Text shown to people (a device's model, say): no control or format characters, which
+    would break a page, a typed confirmation or an e-mail header."""
+
+    def to_internal_value(self, data):
+        import unicodedata
+
+        value = super().to_internal_value(data)
+        if any(unicodedata.category(ch).startswith("C") for ch in value):
+            raise serializers.ValidationError("Control and format characters are not allowed.")
+        return value

@@ -1,13 +1,19 @@
 """Sign-in lock-out: after MDM_LOGIN_MAX_FAILURES failed sign-ins for one e-mail address within
 MDM_LOGIN_LOCKOUT_MINUTES, that address cannot sign in until the window has passed, whatever the
-password. Counted per address (not per client address), so a botnet gains nothing by rotating
-IPs; the cost is that an attacker can lock a known address out for a while, which is the usual
-trade-off and is logged."""
+password. Counted per address (not per client address), so rotating IPs gains nothing; the cost
+is that someone can lock a known address out for a while, which is the usual trade-off.
+
+Every attempt is counted before the password is checked (so parallel guesses cannot all slip
+in), and a success clears the count. Addresses are compared case-folded and NFKC-normalised, the
+way the database matches them, so a look-alike spelling does not get a fresh counter. With the
+cache unreachable the lock-out is not enforced (it fails open) and that is logged.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import unicodedata
 
 from django.conf import settings
 
@@ -17,17 +23,18 @@ logger = logging.getLogger(__name__)
 
 
 def _key(email: str) -> str:
-    return "login-failures:" + hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    normalised = unicodedata.normalize("NFKC", email.strip()).casefold().upper()
+    return "login-attempts:" + hashlib.sha256(normalised.encode()).hexdigest()
 
 
-def is_locked(email: str) -> bool:
-    return (cache.get(_key(email)) or 0) >= settings.MDM_LOGIN_MAX_FAILURES
-
-
-def record_failure(email: str) -> None:
+def attempt(email: str) -> bool:
+    """Count an attempt; False when the address is locked out (then do not check the password)."""
     count = cache.incr_in_window(_key(email), timeout=settings.MDM_LOGIN_LOCKOUT_MINUTES * 60)
-    if count == settings.MDM_LOGIN_MAX_FAILURES:
-        logger.warning("Sign-in locked for %s minutes after %s failures", settings.MDM_LOGIN_LOCKOUT_MINUTES, count)
+    if count is not None and count > settings.MDM_LOGIN_MAX_FAILURES:
+        if count == settings.MDM_LOGIN_MAX_FAILURES + 1:
+            logger.warning("Sign-in locked for %s minutes after repeated failures", settings.MDM_LOGIN_LOCKOUT_MINUTES)
+        return False
+    return True
 
 
 def clear(email: str) -> None:

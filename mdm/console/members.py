@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import smtplib
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm
+from django.core.mail import EmailMultiAlternatives
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -21,6 +27,8 @@ from mdm.models import ApiToken, Membership
 from mdm.permissions import Perm
 from mdm.services import ServiceError, api_token_create, api_token_revoke, member_invite, membership_change_role
 from mdm.services import membership_remove as membership_remove_service
+
+logger = logging.getLogger(__name__)
 
 
 class InviteForm(forms.Form):
@@ -37,22 +45,37 @@ class ApiTokenForm(forms.Form):
 class InvitationForm(PasswordResetForm):
     """Django's password-reset mail, sent to a new account too (it has no usable password yet)."""
 
+    def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email, **kwargs):
+        """Send, letting a failure raise (Django's own only logs it), so the console can say so."""
+        subject = "".join(render_to_string(subject_template_name, context).splitlines())
+        body = render_to_string(email_template_name, context)
+        EmailMultiAlternatives(subject, body, from_email, [to_email]).send()
+
     def get_users(self, email):
         return list(get_user_model()._default_manager.filter(email__iexact=email, is_active=True))
 
 
-def send_invitation(request, user) -> None:
+def send_invitation(request, user) -> bool:
     """E-mail a link to choose a password (Django's password-reset tokens: single use, and
-    expiring after PASSWORD_RESET_TIMEOUT)."""
+    expiring after PASSWORD_RESET_TIMEOUT). The link is built on MDM_ISSUER, never on the
+    request's Host header. False when the mail could not be sent."""
     form = InvitationForm(data={"email": user.email})
-    if form.is_valid():
+    if not form.is_valid():
+        return False
+    issuer = urlsplit(settings.MDM_ISSUER)
+    try:
         form.save(
             request=request,
-            use_https=request.is_secure(),
+            domain_override=issuer.netloc,
+            use_https=issuer.scheme == "https",
             subject_template_name="registration/invitation_subject.txt",
             email_template_name="registration/invitation_email.txt",
             extra_email_context={"organization": request.org.organization.name},
         )
+    except (OSError, smtplib.SMTPException) as exc:
+        logger.warning("The invitation to %s could not be sent: %s", user.email, exc)
+        return False
+    return True
 
 
 @console_view(Perm.ORG_VIEW)
@@ -74,8 +97,12 @@ def members(request):
                 form.add_error("email", exc.message)
             else:
                 if created or not membership.user.has_usable_password():
-                    send_invitation(request, membership.user)
-                    messages.success(request, _("Invitation sent to %(email)s.") % {"email": membership.user.email})
+                    if send_invitation(request, membership.user):
+                        messages.success(request, _("Invitation sent to %(email)s.") % {"email": membership.user.email})
+                    else:
+                        messages.error(
+                            request, _("Added, but the invitation e-mail could not be sent; try again later.")
+                        )
                 else:
                     messages.success(request, _("%(email)s added.") % {"email": membership.user.email})
                 return redirect("console:members")

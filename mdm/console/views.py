@@ -17,6 +17,7 @@ from mdm.audit import AUDIT_ACTIONS
 from mdm.celery import enqueue_on_commit
 from mdm.console import lockout
 from mdm.console.decorators import console_view
+from mdm.lib import cache
 from mdm.models import AuditEvent
 from mdm.permissions import SESSION_ORG_KEY, Perm, memberships_of
 from mdm.tasks import audit_chain_verify_task
@@ -32,16 +33,11 @@ class LockingAuthenticationForm(AuthenticationForm):
 
     def clean(self):
         email = self.cleaned_data.get("username") or ""
-        if email and lockout.is_locked(email):
+        if email and not lockout.attempt(email):
             raise ValidationError(
                 self.error_messages["locked"], code="locked", params={"minutes": settings.MDM_LOGIN_LOCKOUT_MINUTES}
             )
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            if email:
-                lockout.record_failure(email)
-            raise
+        cleaned = super().clean()
         lockout.clear(email)
         return cleaned
 
@@ -96,8 +92,12 @@ class AuditFilterForm(forms.Form):
 def audit_log(request):
     org = request.org.organization
     if request.method == "POST":
-        enqueue_on_commit(audit_chain_verify_task, str(org.pk))
-        messages.success(request, _("Verification queued: its result appears here in a moment."))
+        # At most one on-demand verification per organization every 5 minutes: each walks the chain.
+        if cache.incr_in_window(f"audit-verify:{org.pk}", timeout=300) in (None, 1):
+            enqueue_on_commit(audit_chain_verify_task, str(org.pk))
+            messages.success(request, _("Verification queued: its result appears here in a moment."))
+        else:
+            messages.info(request, _("A verification was queued in the last 5 minutes."))
         return redirect("console:audit")
     form = AuditFilterForm(request.GET or None)
     events = AuditEvent.objects.filter(organization=org)

@@ -116,3 +116,47 @@ def test_the_portal_needs_a_sign_in_and_an_organization(client, actors):
     assert client.get("/portal/").status_code == 302
     client.force_login(actors.employee)  # no membership at all yet
     assert client.get("/portal/").status_code == 403
+
+
+def test_the_privacy_page_names_the_exempt_apps(client, employee, agent_factory):
+    from personas.models import Persona
+    from personas.services import persona_update
+
+    persona = Persona.objects.get(organization=employee.memberships.get().organization, is_default=True)
+    persona_update(persona=persona, patch={
+        "apps": [{"id": "com.corp.crm", "install": "available"}],
+        "data_sharing": {"contacts": {"exemptions": {"personal_to_work": ["com.corp.crm"]}}},
+    })  # fmt: skip
+    client.force_login(employee)
+    agent, _ = enroll_through_the_portal(client, agent_factory)
+    page = client.get(f"/portal/devices/{agent.identity['device_id']}/").content.decode()
+    assert "Work apps cannot see your personal contacts, except for com.corp.crm." in page
+
+
+def test_someone_employed_by_two_organizations_picks_one(client, actors, employee):
+    membership_add(organization=actors.other_org, user=employee, role="employee", actor=SYSTEM_ACTOR)
+    client.force_login(employee)
+    page = client.get("/portal/").content.decode()
+    assert "Acme" in page and "Globex" in page and 'name="organization"' in page
+    client.post("/portal/switch-organization/", {"organization": str(actors.other_org.pk)})
+    client.post("/portal/enroll/", {"platform": "ios"})
+    assert EnrollmentToken.objects.get().organization == actors.other_org
+
+
+def test_a_token_cannot_be_bound_to_someone_outside_the_organization(client, actors):
+    from personas.models import Persona
+
+    client.force_login(actors.admin)
+    persona = Persona.objects.get(organization=actors.org, is_default=True)
+    response = client.post("/console/enrollment/", {"persona": str(persona.pk), "ownership": "personal", "uses": 1,
+                                                     "expires": "1h", "employee": "oscar@globex.test"})  # fmt: skip
+    assert "No such member of this organization" in response.content.decode()
+    assert not EnrollmentToken.objects.exists()
+
+
+def test_a_device_model_with_control_characters_is_refused(client, actors, issue_token):
+    from tests.agents import Keys, enroll_body
+
+    body = enroll_body(issue_token().token, Keys(), model="Pixel\n8")
+    response = client.post("/api/v1/agent/enroll", body, content_type="application/json")
+    assert response.status_code == 400 and "device.model" in response.json()["errors"]

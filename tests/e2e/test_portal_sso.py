@@ -43,6 +43,21 @@ def test_an_invited_employee_signs_in_with_sso(sso, actors):
     assert "erin@acme.test" in html and "My devices" in html
 
 
+def _final_url(client, url):
+    try:
+        return client.open(url, timeout=20).geturl()
+    except urllib.error.HTTPError as exc:
+        return exc.geturl()
+
+
+@pytest.mark.parametrize("verified", [None, "false", False])
+def test_an_unverified_email_claim_signs_nobody_in(sso, actors, verified):
+    provider, server = sso
+    provider.user_email = "alice@acme.test"  # an owner's address, as another tenant might claim it
+    provider.email_verified = verified
+    assert "/portal/login/" in _final_url(browser(), f"{server.url}/oidc/authenticate/?next=/portal/")
+
+
 def test_sso_never_creates_an_account(sso, actors):
     provider, server = sso
     provider.user_email = "stranger@elsewhere.test"

@@ -82,3 +82,11 @@ def test_repeated_failed_sign_ins_lock_the_address_out(client, actors, settings)
     # Another address is not affected.
     ok = client.post("/console/login/", {"username": "bob@acme.test", "password": PASSWORD})
     assert ok.status_code == 302
+
+
+def test_a_look_alike_spelling_shares_the_lock_out_counter(client, actors, settings):
+    settings.MDM_LOGIN_MAX_FAILURES = 2
+    for email in ("ALICE@acme.test", "al\u0131ce@acme.test"):  # upper case, and a dotless i
+        client.post("/console/login/", {"username": email, "password": "wrong"})
+    response = client.post("/console/login/", {"username": "alice@acme.test", "password": PASSWORD})
+    assert "Too many failed sign-ins" in response.content.decode()
