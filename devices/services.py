@@ -164,6 +164,11 @@ class EnrollmentRequest:
     encryption_key: bytes
 
 
+def device_actor(device: Device) -> dict[str, str]:
+    """How the audit log names a device acting on its own behalf."""
+    return {"actor_type": "device", "actor_id": str(device.pk), "actor_label": device.name}
+
+
 def _device_name(request: EnrollmentRequest, device_id) -> str:
     label = request.model or Platform(request.platform).label
     return f"{label} {str(device_id)[:4]}"
@@ -225,7 +230,7 @@ def device_enroll(*, request: EnrollmentRequest, client_ip: str | None = None) -
         audit_event_record(
             organization=record.organization,
             action="device.enrolled",
-            actor={"actor_type": "device", "actor_id": str(device.pk), "actor_label": device.name},
+            actor=device_actor(device),
             target=device,
             details={
                 "platform": device.platform,
@@ -294,7 +299,7 @@ def device_unenroll(*, device: Device, client_ip: str | None = None) -> Device:
         device=device,
         action="device.unenrolled",
         reason="removed on the device",
-        actor={"actor_type": "device", "actor_id": str(device.pk), "actor_label": device.name},
+        actor=device_actor(device),
         client_ip=client_ip,
     )
 
@@ -365,7 +370,7 @@ def _write_checkin(device: Device, changes: dict) -> None:
                 audit_event_record(
                     organization=device.organization,
                     action="device.wiped_by_agent",
-                    actor={"actor_type": "device", "actor_id": str(device.pk), "actor_label": device.name},
+                    actor=device_actor(device),
                     target=device,
                     details={"previous_state": device.container_state},
                 )

@@ -20,7 +20,7 @@ from devices.choices import ContainerState, DeviceState
 from devices.commands import registry
 from devices.keys import container_keys_destroy
 from devices.models import Command, Device, Wipe
-from devices.services import device_retire
+from devices.services import device_actor, device_retire
 from devices.wakeups import wake_devices
 from mdm.audit import SYSTEM_ACTOR, audit_event_record
 from mdm.models import Organization, User
@@ -175,7 +175,7 @@ def wipe_result(*, command: Command, device: Device, acknowledged: bool) -> None
     device = Device.objects.select_for_update().get(pk=device.pk)  # the device first, as everywhere
     wipe = Wipe.objects.select_for_update().filter(command=command).first()
     now = timezone.now()
-    device_actor = {"actor_type": "device", "actor_id": str(device.pk), "actor_label": device.name}
+    actor = device_actor(device)
     if wipe is not None:
         wipe.state = Wipe.State.DONE if acknowledged else Wipe.State.FAILED
         wipe.completed_at = now
@@ -184,13 +184,13 @@ def wipe_result(*, command: Command, device: Device, acknowledged: bool) -> None
     audit_event_record(
         organization=device.organization,
         action="wipe.completed" if acknowledged else "wipe.failed",
-        actor=device_actor,
+        actor=actor,
         target=device,
         details={"wipe_id": str(wipe.pk) if wipe else None, "detail": command.detail[:500]},
     )
     if acknowledged:
         Device.objects.filter(pk=device.pk).update(container_state=ContainerState.WIPED)
-        device_retire(device=device, reason="corporate wipe acknowledged", actor=device_actor)
+        device_retire(device=device, reason="corporate wipe acknowledged", actor=actor)
 
 
 def corporate_lock(
