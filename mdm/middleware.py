@@ -3,9 +3,12 @@ Django-level errors, bodies over the size limit, and crashes."""
 
 from __future__ import annotations
 
+import io
 import logging
 
 from django.conf import settings
+from django.core.handlers.wsgi import WSGIRequest
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.utils.deprecation import MiddlewareMixin
 
 from mdm.api.errors import PROBLEM_CONTENT_TYPE, problem_response
@@ -45,6 +48,55 @@ class HealthProbeMiddleware:
         if probe is not None:
             return probe(request)
         return self.get_response(request)
+
+
+class RequestInputMiddleware:
+    """What every request must be before any view or query sees it.
+
+    - A query string holding a NUL character is refused (400): PostgreSQL cannot compare text
+      with one, so any filter of any list would fail deep in the ORM. One check here covers every
+      query parameter of every list, in the API, the console and the portal.
+    - A chunked body (`Transfer-Encoding: chunked`, no `Content-Length`) is read here, up to the
+      same size limit as any other body (413 past it), and given its length: Django and DRF take
+      a request without a length for one without a body, which silently dropped chunked writes.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()):
+            return _refuse(request, 400, "invalid", "Query parameters may not contain NUL characters.")
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not request.META.get(
+            "CONTENT_LENGTH"
+        ):
+            refused = _read_chunked_body(request)
+            if refused is not None:
+                return refused
+        return self.get_response(request)
+
+
+def _read_chunked_body(request) -> HttpResponse | None:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    # The server has already undone the chunking: under ASGI the request's stream holds the whole
+    # body; under WSGI it is wsgi.input, which Django would have cut to the missing length (0).
+    stream = request.environ["wsgi.input"] if isinstance(request, WSGIRequest) else request._stream
+    body = stream.read(limit + 1)
+    if len(body) > limit:
+        return _refuse(request, 413, "too_large", f"The request body is over {limit // 1024} KiB.")
+    # What HttpRequest.body itself keeps once read; the length makes DRF and Django parse it.
+    request._body = body
+    request._stream = io.BytesIO(body)
+    request.META["CONTENT_LENGTH"] = str(len(body))
+    return None
+
+
+def _refuse(request, status: int, code: str, detail: str) -> HttpResponse:
+    if is_api_path(request.path):
+        return problem_response(status, code=code, detail=detail)
+    if status == 400:
+        return HttpResponseBadRequest(detail, content_type="text/plain; charset=utf-8")
+    return HttpResponse(detail, status=status, content_type="text/plain; charset=utf-8")
 
 
 # No inline script or style anywhere in the console or the portal; htmx and CSS are served from here.

@@ -103,6 +103,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mdm.middleware.SecurityHeadersMiddleware",
+    # Before any view or query: NUL in a query string refused, chunked bodies read with the limit.
+    "mdm.middleware.RequestInputMiddleware",
     "mdm.middleware.ProblemJsonMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -356,6 +358,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"SharingDecisionEnum": "personas.choices.Decision"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "mdm.api.schema.add_problem_responses",
+    ],
 }
 # Largest request body the server reads (the agent protocol's 64 KiB).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024

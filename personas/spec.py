@@ -25,6 +25,7 @@ import re
 from rest_framework import serializers
 
 from mdm.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
+from mdm.lib import jsonsafe
 from personas.choices import CIPHERS, PLATFORMS, Channel, Decision, Direction, InstallMode, PasscodeComplexity
 
 # Android package names (segments start with a letter) and iOS bundle ids (letters, digits, '-').
@@ -34,6 +35,8 @@ IOS_BUNDLE_ID = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 VERSION = re.compile(r"^[0-9]{1,6}(\.[0-9]{1,6}){0,3}$")
 SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 MAX_MANAGED_CONFIG_BYTES = 16 * 1024
+# Android's managed configurations nest bundles in bundle arrays; nothing real goes past a few levels.
+MAX_MANAGED_CONFIG_DEPTH = 10
 MAX_APPS = 500
 MAX_CERTS_PER_APP = 10
 MAX_EXEMPTIONS = 50
@@ -41,17 +44,6 @@ MAX_EXEMPTIONS = 50
 
 def is_app_id(value: str) -> bool:
     return len(value) <= 255 and bool(ANDROID_PACKAGE.match(value) or IOS_BUNDLE_ID.match(value))
-
-
-def _has_nul(value) -> bool:
-    """NUL characters or lone surrogates: text PostgreSQL (and UTF-8) cannot store."""
-    if isinstance(value, str):
-        return "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value)
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
 
 
 def version_tuple(value: str) -> tuple[int, ...]:
@@ -98,10 +90,15 @@ class AppRuleSpec(serializers.Serializer):
         return cleaned
 
     def validate_managed_config(self, value):
-        if _has_nul(value):
-            # PostgreSQL's jsonb cannot store these: refuse them here, naming the field.
-            raise serializers.ValidationError("NUL characters and lone surrogates are not allowed.")
-        text = json.dumps(value, ensure_ascii=False)
+        # Before anything walks it recursively: depth, size, and what PostgreSQL's jsonb cannot
+        # store (NUL, lone surrogates, NaN and infinite numbers), refused here, naming the field.
+        try:
+            jsonsafe.check(
+                value, max_depth=MAX_MANAGED_CONFIG_DEPTH, text_safe=True, max_nodes=MAX_MANAGED_CONFIG_BYTES
+            )
+        except jsonsafe.UnsafeJSON as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
         if len(text.encode()) > MAX_MANAGED_CONFIG_BYTES:
             raise serializers.ValidationError(f"At most {MAX_MANAGED_CONFIG_BYTES // 1024} KiB of JSON.")
         return value

@@ -23,6 +23,7 @@ from devices.models import Device, Push
 from devices.push import push_progress, push_start_for_persona
 from mdm.api.errors import _field_errors
 from mdm.console.decorators import console_view
+from mdm.lib import jsonsafe
 from mdm.lib.http import client_ip
 from mdm.permissions import Perm
 from mdm.services import ServiceError
@@ -30,10 +31,14 @@ from personas.choices import PLATFORMS, Channel, Decision, Direction, InstallMod
 from personas.compiler import compile_policy, persona_template
 from personas.models import Persona
 from personas.services import persona_create, persona_update, spec_of
-from personas.spec import PRESETS
+from personas.spec import MAX_APPS, MAX_MANAGED_CONFIG_DEPTH, PRESETS
 
 EXTRA_APP_ROWS = 3
-_APP_ROW = re.compile(r"^apps\[(\d+)\]\.id$")
+# Row indexes the form can have: the persona's apps (at most MAX_APPS) plus the empty rows.
+MAX_APP_ROW = MAX_APPS + EXTRA_APP_ROWS
+# Any field about an app row, well-formed or not: `apps[...]`, ASCII digits only when well-formed.
+_APP_FIELD = re.compile(r"^apps\[([^\]]*)\]")
+_APP_ROW = re.compile(r"^apps\[([0-9]{1,4})\]\.id$")
 
 
 @console_view(Perm.PERSONAS_VIEW)
@@ -92,6 +97,14 @@ def spec_from_post(post, base: dict) -> tuple[dict, dict]:
     """The spec the form describes, and the errors found while reading it (before validation)."""
     errors: dict[str, list[str]] = {}
     rows = sorted(int(m.group(1)) for key in post if (m := _APP_ROW.match(key)))
+    if any(
+        not (m.group(1).isascii() and m.group(1).isdigit() and len(m.group(1)) <= 4 and int(m.group(1)) < MAX_APP_ROW)
+        for key in post
+        if (m := _APP_FIELD.match(key))
+    ):
+        # A hand-made form: say so rather than read a row that the page never showed.
+        errors["apps"] = [_("The form names app rows this page does not have; reload the page and try again.")]
+        rows = []
     apps = []
     for index in rows:
         prefix = f"apps[{index}]"
@@ -100,9 +113,9 @@ def spec_from_post(post, base: dict) -> tuple[dict, dict]:
             continue
         raw_config = post.get(f"{prefix}.managed_config", "").strip() or "{}"
         try:
-            config = json.loads(raw_config)
-        except ValueError:
-            errors[f"apps[{len(apps)}].managed_config"] = [_("Not JSON.")]
+            config = jsonsafe.loads(raw_config, max_depth=MAX_MANAGED_CONFIG_DEPTH)
+        except jsonsafe.UnsafeJSON as exc:
+            errors[f"apps[{len(apps)}].managed_config"] = [_("Not JSON the device can use: %(why)s") % {"why": exc}]
             config = {}
         apps.append(
             {

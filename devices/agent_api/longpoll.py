@@ -19,6 +19,7 @@ import weakref
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 
 from devices.agent_api.authentication import DeviceTokenAuthentication, IsActiveDevice
@@ -125,6 +126,9 @@ def _problem_from(exc: exceptions.APIException):
     )
 
 
+# Authenticated by the device's bearer token, never by a cookie: CSRF does not apply, and without
+# this exemption a POST got CSRF's 403 instead of the 405 it is.
+@csrf_exempt
 async def commands_view(request):
     if request.method != "GET":
         response = problem_response(405, code="method_not_allowed", detail=f'Method "{request.method}" not allowed.')

@@ -10,7 +10,13 @@ import re
 from rest_framework import serializers
 
 from devices.choices import REPORTED_CONTAINER_STATES, Platform
-from mdm.api.fields import PrintableCharField, StrictBooleanField, StrictCharField, StrictRegexField
+from mdm.api.fields import (
+    PrintableCharField,
+    StrictBooleanField,
+    StrictCharField,
+    StrictIntegerField,
+    StrictRegexField,
+)
 
 APP_ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)+$")
 SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
@@ -130,7 +136,7 @@ class WorkAppSerializer(serializers.Serializer):
 class CheckinSerializer(serializers.Serializer):
     """A field left out means "unchanged"."""
 
-    applied_policy_version = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False, allow_null=True)
+    applied_policy_version = StrictIntegerField(min_value=0, max_value=2**31 - 1, required=False, allow_null=True)
     container_state = serializers.ChoiceField(choices=REPORTED_CONTAINER_STATES)
     os_version = PrintableCharField(max_length=32)
     agent_version = PrintableCharField(max_length=32)

@@ -217,7 +217,10 @@ class PolicySchemaApi(APIView):
     permission_classes = [AllowAny]
 
     def get(self, request):
-        return Response(policy_schema(), headers={"Cache-Control": "public, max-age=3600"})
+        # A JSON Schema's own media type, as the protocol documents it.
+        return Response(
+            policy_schema(), content_type="application/schema+json", headers={"Cache-Control": "public, max-age=3600"}
+        )
 
 
 @extend_schema(

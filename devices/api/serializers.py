@@ -4,6 +4,8 @@ from rest_framework import serializers
 
 from devices.choices import Ownership
 from devices.models import Device, EnrollmentToken
+from devices.services import MAX_TOKEN_LIFETIME
+from mdm.api.fields import StrictCharField, StrictEmailField, StrictIntegerField, StrictUUIDField
 from mdm.lib.durations import parse_duration
 
 
@@ -46,17 +48,19 @@ class EnrollmentTokenCreatedSerializer(EnrollmentTokenSerializer):
 
 
 class EnrollmentTokenCreateSerializer(serializers.Serializer):
-    persona = serializers.UUIDField(required=False, allow_null=True)
+    persona = StrictUUIDField(required=False, allow_null=True)
     ownership = serializers.ChoiceField(choices=Ownership.choices, default=Ownership.PERSONAL)
-    uses = serializers.IntegerField(min_value=1, max_value=10_000, default=1)
-    expires_in = serializers.CharField(required=False, help_text="How long it stays valid: 30m, 1h, 7d (default 7d).")
+    uses = StrictIntegerField(min_value=1, max_value=10_000, default=1)
+    expires_in = StrictCharField(
+        required=False, max_length=16, help_text="How long it stays valid: 30m, 1h, 7d (default 7d, at most 90d)."
+    )
     expires_at = serializers.DateTimeField(required=False)
-    employee = serializers.EmailField(required=False, allow_null=True, help_text="Bind the token to this employee.")
-    note = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    employee = StrictEmailField(required=False, allow_null=True, help_text="Bind the token to this employee.")
+    note = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
 
     def validate_expires_in(self, value: str):
         try:
-            return parse_duration(value)
+            return parse_duration(value, maximum=MAX_TOKEN_LIFETIME)
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from exc
 
@@ -113,16 +117,16 @@ class PushSerializer(serializers.Serializer):
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, help_text="Why: kept in the audit log and the wipe history.")
+    reason = StrictCharField(max_length=500, help_text="Why: kept in the audit log and the wipe history.")
 
 
 class OptionalReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = StrictCharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class EmployeeWipeSerializer(serializers.Serializer):
-    employee = serializers.EmailField()
-    reason = serializers.CharField(max_length=500)
+    employee = StrictEmailField()
+    reason = StrictCharField(max_length=500)
 
 
 class WipeSerializer(serializers.Serializer):

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import uuid
 
 import segno
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -42,6 +41,7 @@ from devices.services import (
 )
 from devices.wipe import corporate_lock, corporate_wipe_request, employee_wipe, wipe_approve, wipe_cancel
 from mdm.api.errors import Gone
+from mdm.api.params import QueryParam, openapi_parameters, parse_query
 from mdm.api.permissions import OrgScopedMixin
 from mdm.lib.http import client_ip
 from mdm.models import Membership, User
@@ -142,25 +142,19 @@ class EnrollmentTokenQrApi(OrgScopedMixin, APIView):
         return response
 
 
-def _choice(params, name: str, choices: list[str]) -> str | None:
-    value = params.get(name)
-    if value and value not in choices:
-        raise ValidationError({name: [f"One of: {', '.join(choices)}."]})
-    return value or None
+DEVICE_FILTERS = [
+    QueryParam("state", "choice", tuple(DeviceState.values)),
+    QueryParam("container_state", "choice", tuple(ContainerState.values)),
+    QueryParam("compliant", "bool"),
+    QueryParam("persona", "uuid"),
+    QueryParam("owner", description="The owner's e-mail address."),
+    QueryParam("platform", "choice", tuple(Platform.values)),
+    QueryParam("ownership", "choice", tuple(Ownership.values)),
+    QueryParam("q", description="Part of the name or model."),
+]
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("state", OpenApiTypes.STR, enum=DeviceState.values),
-        OpenApiParameter("container_state", OpenApiTypes.STR, enum=ContainerState.values),
-        OpenApiParameter("compliant", OpenApiTypes.BOOL),
-        OpenApiParameter("persona", OpenApiTypes.UUID),
-        OpenApiParameter("owner", OpenApiTypes.STR, description="The owner's e-mail address."),
-        OpenApiParameter("platform", OpenApiTypes.STR, enum=Platform.values),
-        OpenApiParameter("ownership", OpenApiTypes.STR, enum=Ownership.values),
-        OpenApiParameter("q", OpenApiTypes.STR, description="Part of the name or model."),
-    ]
-)
+@extend_schema(parameters=openapi_parameters(DEVICE_FILTERS))
 class DeviceListApi(OrgScopedMixin, generics.ListAPIView):
     """The device registry, newest enrollment first."""
 
@@ -168,26 +162,14 @@ class DeviceListApi(OrgScopedMixin, generics.ListAPIView):
     serializer_class = DeviceSerializer
 
     def get_queryset(self):
-        params = self.request.query_params
+        given = parse_query(self.request, DEVICE_FILTERS)
         qs = Device.objects.filter(organization=self.organization).select_related("owner", "persona")
-        if state := _choice(params, "state", DeviceState.values):
-            qs = qs.filter(state=state)
-        if container_state := _choice(params, "container_state", ContainerState.values):
-            qs = qs.filter(container_state=container_state)
-        if compliant := _choice(params, "compliant", ["true", "false"]):
-            qs = qs.filter(compliant=compliant == "true")
-        if platform := _choice(params, "platform", Platform.values):
-            qs = qs.filter(platform=platform)
-        if ownership := _choice(params, "ownership", Ownership.values):
-            qs = qs.filter(ownership=ownership)
-        if persona := params.get("persona"):
-            try:
-                qs = qs.filter(persona_id=uuid.UUID(persona))
-            except ValueError as exc:
-                raise ValidationError({"persona": ["Must be a persona id."]}) from exc
-        if owner := params.get("owner"):
-            qs = qs.filter(owner__email__iexact=owner)
-        if q := params.get("q", "").strip():
+        exact = {"state": "state", "container_state": "container_state", "compliant": "compliant",
+                 "persona": "persona_id", "platform": "platform", "ownership": "ownership"}  # fmt: skip
+        qs = qs.filter(**{field: given[name] for name, field in exact.items() if given[name] is not None})
+        if given["owner"]:
+            qs = qs.filter(owner__email__iexact=given["owner"])
+        if q := given["q"]:
             qs = qs.filter(name__icontains=q) | qs.filter(model__icontains=q)
         return qs.order_by("-enrolled_at", "id")
 
@@ -286,7 +268,10 @@ class DeviceWipesApi(OrgScopedMixin, generics.ListAPIView):
         return Wipe.objects.filter(device=device).select_related("device", "command").order_by("-requested_at", "id")
 
 
-@extend_schema(parameters=[OpenApiParameter("state", OpenApiTypes.STR, enum=Wipe.State.values)])
+WIPE_FILTERS = [QueryParam("state", "choice", tuple(Wipe.State.values))]
+
+
+@extend_schema(parameters=openapi_parameters(WIPE_FILTERS))
 class WipeListApi(OrgScopedMixin, generics.ListAPIView):
     """The organization's wipes, newest first (`?state=held` for those awaiting a second admin)."""
 
@@ -295,7 +280,7 @@ class WipeListApi(OrgScopedMixin, generics.ListAPIView):
 
     def get_queryset(self):
         qs = Wipe.objects.filter(organization=self.organization).select_related("device", "command")
-        if state := _choice(self.request.query_params, "state", Wipe.State.values):
+        if state := parse_query(self.request, WIPE_FILTERS)["state"]:
             qs = qs.filter(state=state)
         return qs.order_by("-requested_at", "id")
 

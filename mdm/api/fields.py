@@ -4,6 +4,8 @@ DRF turns 7 into "7", "no" into False and "7" into 7. An agent or a script sendi
 type has a bug worth reporting, not guessing around: these fields refuse it (400, the field named).
 """
 
+import unicodedata
+
 from rest_framework import serializers
 
 
@@ -11,6 +13,22 @@ class StrictCharField(serializers.CharField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictEmailField(serializers.EmailField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID as a string only (DRF also takes an integer and makes a UUID of it)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
         return super().to_internal_value(data)
 
 
@@ -40,8 +58,6 @@ class PrintableCharField(StrictCharField):
     would break a page, a typed confirmation or an e-mail header."""
 
     def to_internal_value(self, data):
-        import unicodedata
-
         value = super().to_internal_value(data)
         if any(unicodedata.category(ch).startswith("C") for ch in value):
             raise serializers.ValidationError("Control and format characters are not allowed.")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from mdm.api.fields import StrictCharField
 from mdm.models import ApiToken, AuditEvent, Organization
 
 
@@ -41,7 +42,7 @@ class ApiTokenSerializer(serializers.ModelSerializer):
 
 
 class ApiTokenCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from django.utils.dateparse import parse_datetime
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mdm.api.params import QueryParam, openapi_parameters, parse_query
 from mdm.api.permissions import OrgScopedMixin
 from mdm.api.serializers import (
     ApiTokenCreatedSerializer,
@@ -37,28 +35,17 @@ class OrganizationApi(OrgScopedMixin, APIView):
         return Response(serializer.data)
 
 
-def _parse_time(name: str, value: str | None):
-    if not value:
-        return None
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:  # well-formed but impossible: February 30th, a +99:00 offset
-        parsed = None
-    if parsed is None or parsed.tzinfo is None:
-        raise ValidationError({name: ["An RFC 3339 date-time with a time zone is required."]})
-    return parsed
+AUDIT_FILTERS = [
+    QueryParam("action", description="Exact action, e.g. `api_token.created`."),
+    QueryParam("actor", description="Actor id, or part of the actor's label."),
+    QueryParam("target", description="Target id (exact)."),
+    QueryParam("target_type", description="Target type, e.g. `mdm.apitoken`."),
+    QueryParam("since", "datetime", description="Events at or after this time."),
+    QueryParam("until", "datetime", description="Events before this time."),
+]
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("action", OpenApiTypes.STR, description="Exact action, e.g. `api_token.created`."),
-        OpenApiParameter("actor", OpenApiTypes.STR, description="Actor id, or part of the actor's label."),
-        OpenApiParameter("target", OpenApiTypes.STR, description="Target id (exact)."),
-        OpenApiParameter("target_type", OpenApiTypes.STR, description="Target type, e.g. `mdm.apitoken`."),
-        OpenApiParameter("since", OpenApiTypes.DATETIME, description="Events at or after this time."),
-        OpenApiParameter("until", OpenApiTypes.DATETIME, description="Events before this time."),
-    ]
-)
+@extend_schema(parameters=openapi_parameters(AUDIT_FILTERS))
 class AuditEventListApi(OrgScopedMixin, generics.ListAPIView):
     """The audit log, newest first."""
 
@@ -66,20 +53,20 @@ class AuditEventListApi(OrgScopedMixin, generics.ListAPIView):
     serializer_class = AuditEventSerializer
 
     def get_queryset(self):
-        params = self.request.query_params
+        given = parse_query(self.request, AUDIT_FILTERS)
         qs = AuditEvent.objects.filter(organization=self.organization).order_by("-seq")
-        if action := params.get("action"):
+        if action := given["action"]:
             qs = qs.filter(action=action)
-        if actor := params.get("actor"):
+        if actor := given["actor"]:
             qs = qs.filter(actor_id=actor) | qs.filter(actor_label__icontains=actor)
-        if target := params.get("target"):
+        if target := given["target"]:
             qs = qs.filter(target_id=target)
-        if target_type := params.get("target_type"):
+        if target_type := given["target_type"]:
             qs = qs.filter(target_type=target_type)
-        if since := _parse_time("since", params.get("since")):
-            qs = qs.filter(created_at__gte=since)
-        if until := _parse_time("until", params.get("until")):
-            qs = qs.filter(created_at__lt=until)
+        if given["since"]:
+            qs = qs.filter(created_at__gte=given["since"])
+        if given["until"]:
+            qs = qs.filter(created_at__lt=given["until"])
         return qs
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from mdm.api.fields import StrictCharField, StrictUUIDField
 from personas.spec import PRESETS, PersonaSpec
 
 
@@ -21,11 +22,11 @@ class PersonaCreateSerializer(serializers.Serializer):
     """Start from a preset; any part of the spec given here is laid over it."""
 
     preset = serializers.ChoiceField(choices=sorted(PRESETS), default="byod-basic")
-    name = serializers.CharField(max_length=100)
+    name = StrictCharField(max_length=100)
 
 
 class AssignSerializer(serializers.Serializer):
-    devices = serializers.ListField(child=serializers.UUIDField(), min_length=1, max_length=1000)
+    devices = serializers.ListField(child=StrictUUIDField(), min_length=1, max_length=1000)
 
 
 class PushStartedSerializer(serializers.Serializer):

@@ -65,6 +65,8 @@ def _body(request) -> dict:
 
 class PersonaListApi(OrgScopedMixin, APIView):
     required_perms = {"GET": Perm.PERSONAS_VIEW, "POST": Perm.PERSONAS_CHANGE}
+    # Paged like every list; named here so that the schema describes the page, not a bare array.
+    pagination_class = PagePagination
 
     @extend_schema(responses=PersonaSerializer(many=True))
     def get(self, request):
@@ -74,7 +76,7 @@ class PersonaListApi(OrgScopedMixin, APIView):
             .prefetch_related("app_rules", "sharing_rules")
             .order_by("name", "id")
         )
-        paginator = PagePagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(personas, request, view=self)
         counts = device_counts(self.organization)
         return paginator.get_paginated_response([represent(p, counts) for p in page])

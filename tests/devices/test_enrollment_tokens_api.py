@@ -57,7 +57,7 @@ def test_the_qr_code_is_served_while_the_token_is_usable_then_410(actors):
         ({"uses": 0}, "uses"),
         ({"uses": "many"}, "uses"),
         ({"expires_in": "forever"}, "expires_in"),
-        ({"expires_in": "100d"}, "expires_at"),
+        ({"expires_in": "100d"}, "expires_in"),  # named where it was given
         ({"expires_in": "1h", "expires_at": "2030-01-01T00:00:00Z"}, "expires_in"),
         ({"expires_at": "2000-01-01T00:00:00Z"}, "expires_at"),
         ({"ownership": "stolen"}, "ownership"),
