@@ -132,6 +132,10 @@ class Push(models.Model):
     `cursor` is the last device id done: a batch and its cursor commit together, so a task that
     is run again (redelivered, or its worker killed) resumes after the last committed batch.
     A newer push for the same persona supersedes this one while it is still running.
+
+    One task at a time holds a push: `lease_owner` (a token of that task run) until
+    `lease_expires_at`, renewed by every batch. A push whose lease ran out lost its worker and is
+    handed to a new task by a beat task; a holder that finds another owner stops.
     """
 
     class State(models.TextChoices):
@@ -155,13 +159,16 @@ class Push(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # When a batch last committed: a push pending or running with no progress for a while lost its
-    # task (a broker outage, a worker killed) and is resumed by a beat task.
+    # When a batch last committed.
     progressed_at = models.DateTimeField(default=timezone.now)
+    # The task run holding the push (null: none, a new task may take it), and until when: a push
+    # pending or running past its lease lost its task (a broker outage, a worker killed).
+    lease_owner = models.UUIDField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["-created_at", "id"]
-        indexes = [models.Index(fields=["state", "progressed_at"], name="push_state_progress")]
+        indexes = [models.Index(fields=["state", "lease_expires_at"], name="push_state_lease")]
 
     def __str__(self) -> str:
         return f"push of {self.persona_id} r{self.persona_revision} ({self.state})"

@@ -6,17 +6,26 @@ key, BATCH_SIZE at a time. Each batch is one transaction: lock the devices, comp
 retire older pending `apply_policy` commands of those devices, and move the push's cursor. A
 task run twice (a redelivered message, a worker killed half-way) resumes after the last
 committed batch, so no device gets two commands or versions for one push.
+
+One task at a time holds a push, under a lease (`Push.lease_owner`, `lease_expires_at`): the task
+claims it, every batch checks, under the push's row lock, that it still holds it and renews it in
+the same commit. While a batch runs, the row lock itself shows the holder is alive (claimers skip
+locked rows, and PostgreSQL ends a session idle that long inside a batch). A worker that dies
+stops renewing: within MDM_PUSH_LEASE_SECONDS + MDM_PUSH_RESUME_SECONDS a beat task hands the
+push to a new task, and a holder that was only slow finds another owner at its next batch and
+stops before writing anything.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, models, transaction
-from django.db.models import Count, F
+from django.db import DatabaseError, connection, models, transaction
+from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -34,6 +43,15 @@ logger = logging.getLogger(__name__)
 
 BATCH_SIZE = settings.MDM_PUSH_BATCH_SIZE
 APPLY_POLICY = "apply_policy"
+LIVE_STATES = (Push.State.PENDING, Push.State.RUNNING)
+
+
+class PushLeaseLost(Exception):
+    """The push was handed to another task: this one must stop, its next batch is not its own."""
+
+
+def lease_until(now: datetime) -> datetime:
+    return now + timedelta(seconds=settings.MDM_PUSH_LEASE_SECONDS)
 
 
 def push_start_for_persona(
@@ -50,6 +68,8 @@ def push_start_for_persona(
         if device_ids is not None:
             targets = targets.filter(pk__in=device_ids)
         push = Push.objects.create(
+            # The task published below has a lease's time to take it before the beat sends another.
+            lease_expires_at=lease_until(timezone.now()),
             organization_id=persona.organization_id,
             persona=persona,
             persona_revision=persona.revision,
@@ -59,9 +79,9 @@ def push_start_for_persona(
         )
         if device_ids is None:
             # An older push still in flight would only deliver an older revision: stop it.
-            Push.objects.filter(persona=persona, state__in=[Push.State.PENDING, Push.State.RUNNING]).exclude(
-                pk=push.pk
-            ).update(state=Push.State.SUPERSEDED, finished_at=timezone.now())
+            Push.objects.filter(persona=persona, state__in=LIVE_STATES).exclude(pk=push.pk).update(
+                state=Push.State.SUPERSEDED, finished_at=timezone.now()
+            )
         enqueue_on_commit(push_fanout_task, str(push.pk))
     return push
 
@@ -122,12 +142,49 @@ def insert_rows(model, objects: list) -> None:
             copy.write_row([f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields])
 
 
-def push_run_batch(*, push_id, template: dict) -> bool:
-    """Process the next batch of a push. True when there may be more to do."""
+def push_claim(*, push_id) -> uuid.UUID | None:
+    """Take the push for this task run: the lease token, or None when the push is over or another
+    task holds it and is alive.
+
+    A push can be taken when no task holds it (a new push, or one the beat handed over) or its
+    lease has run out. A push whose row is locked is skipped, not waited for: a batch is running.
+    """
+    owner = uuid.uuid4()
+    now = timezone.now()
     with transaction.atomic():
+        claimable = (
+            Push.objects.select_for_update(skip_locked=True)
+            .filter(pk=push_id, state__in=LIVE_STATES)
+            .filter(Q(lease_owner__isnull=True) | Q(lease_expires_at__lte=now))
+        )
+        if not list(claimable.values_list("pk", flat=True)):
+            return None
+        Push.objects.filter(pk=push_id).update(lease_owner=owner, lease_expires_at=lease_until(now))
+    return owner
+
+
+def push_lease_release(*, push_id, owner: uuid.UUID) -> None:
+    """Give the push up (its task ends): if it is not done, the beat hands it on at its next run."""
+    Push.objects.filter(pk=push_id, lease_owner=owner).update(lease_owner=None, lease_expires_at=timezone.now())
+
+
+def push_run_batch(*, push_id, template: dict, owner: uuid.UUID) -> bool:
+    """Process the next batch of a push held under `owner`'s lease. True when there may be more
+    to do; PushLeaseLost (and nothing written) when the push was handed to another task."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # The push's row lock tells claimers this batch's worker is alive. Should the worker
+            # vanish without its connection closing, PostgreSQL ends the session after a lease.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT set_config('idle_in_transaction_session_timeout', %s, true)",
+                    [str(settings.MDM_PUSH_LEASE_SECONDS * 1000)],
+                )
         push = Push.objects.select_for_update().get(pk=push_id)
         if push.state in (Push.State.DONE, Push.State.SUPERSEDED):
             return False
+        if push.lease_owner != owner:
+            raise PushLeaseLost(f"push {push_id} is now held by another task")
         devices_qs = Device.objects.filter(persona_id=push.persona_id, state=DeviceState.ACTIVE).order_by("pk")
         if push.device_ids is not None:
             devices_qs = devices_qs.filter(pk__in=push.device_ids)
@@ -136,7 +193,7 @@ def push_run_batch(*, push_id, template: dict) -> bool:
         devices = list(devices_qs.select_for_update(of=("self",))[:BATCH_SIZE])
         now = timezone.now()
         if not devices:
-            Push.objects.filter(pk=push.pk).update(state=Push.State.DONE, finished_at=now)
+            Push.objects.filter(pk=push.pk).update(state=Push.State.DONE, finished_at=now, lease_owner=None)
             return False
         keys = {
             key.device_id: key
@@ -169,6 +226,8 @@ def push_run_batch(*, push_id, template: dict) -> bool:
             batches=push.batches + 1,
             started_at=push.started_at or now,
             progressed_at=now,
+            # The heartbeat, in the batch's own commit (counted from now: a batch takes time).
+            lease_expires_at=lease_until(timezone.now()),
         )
         device_ids = [device.pk for device in touched]
         transaction.on_commit(lambda: wake_devices(device_ids))
@@ -176,41 +235,65 @@ def push_run_batch(*, push_id, template: dict) -> bool:
 
 
 def push_run(push_id) -> Push:
-    """Run a push to the end (the Celery task's body). Safe to call again at any point."""
+    """Run a push to the end (the Celery task's body). Safe to call again at any point, and
+    from several workers at once: one holds the push, the others return at once."""
+    owner = push_claim(push_id=push_id)
+    if owner is None:
+        logger.info("Push %s is done or held by another task: nothing to do here.", push_id)
+        return Push.objects.get(pk=push_id)
+    try:
+        _push_run_held(push_id, owner)
+    except PushLeaseLost:
+        logger.warning("Push %s was handed to another task (this one was too slow): stopping.", push_id)
+    finally:
+        try:
+            push_lease_release(push_id=push_id, owner=owner)
+        except DatabaseError as exc:  # the lease then runs out by itself
+            logger.warning("Could not release push %s: %s", push_id, exc)
+    return Push.objects.get(pk=push_id)
+
+
+def _push_run_held(push_id, owner: uuid.UUID) -> None:
     push = Push.objects.select_related("persona").get(pk=push_id)
     persona = push.persona
     if persona.revision != push.persona_revision:
         # The persona changed again: a newer push carries the newer revision.
-        Push.objects.filter(pk=push.pk, state__in=[Push.State.PENDING, Push.State.RUNNING]).update(
+        Push.objects.filter(pk=push.pk, state__in=LIVE_STATES).update(
             state=Push.State.SUPERSEDED, finished_at=timezone.now()
         )
-        return Push.objects.get(pk=push_id)
+        return
     template = persona_template(persona, spec_of(persona))
     pause = settings.MDM_PUSH_BATCH_PAUSE_SECONDS
-    while push_run_batch(push_id=push_id, template=template):
+    while push_run_batch(push_id=push_id, template=template, owner=owner):
         if pause:
             time.sleep(pause)  # spreads a large push's load on the database
-    push_run_batch(push_id=push_id, template=template)  # marks it done when nothing is left
-    return Push.objects.get(pk=push_id)
+    push_run_batch(push_id=push_id, template=template, owner=owner)  # marks it done when nothing is left
 
 
-def pushes_resume(*, stale_seconds: int = 300) -> int:
-    """Publish the task again for pushes that stopped making progress (their task was lost).
+def pushes_resume() -> int:
+    """Hand every push whose lease has run out (its task was lost: a worker killed, a broker
+    outage) to a new task. Returns how many.
 
-    Safe whatever happened: a push resumes after its last committed batch, and a task for a
-    push that is done or superseded does nothing.
+    The hand-over is claimed under `skip_locked`: two runs of this never both hand out one push,
+    and a push whose batch is running (its row is locked: the worker is alive) is left alone. The
+    push gets a new lease with no owner, so the task published takes it, a copy of that task finds
+    it held, and a slow old holder finds another owner at its next batch and stops.
     """
     from devices.tasks import push_fanout_task
 
-    threshold = timezone.now() - timedelta(seconds=stale_seconds)
-    stalled = list(
-        Push.objects.filter(
-            state__in=[Push.State.PENDING, Push.State.RUNNING], progressed_at__lte=threshold
-        ).values_list("pk", flat=True)[:1000]
-    )
-    for push_id in stalled:
-        Push.objects.filter(pk=push_id).update(progressed_at=timezone.now())
-        push_fanout_task.delay(str(push_id))
+    now = timezone.now()
+    with transaction.atomic():
+        stalled = list(
+            Push.objects.select_for_update(skip_locked=True)
+            .filter(state__in=LIVE_STATES, lease_expires_at__lte=now)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:1000]
+        )
+        Push.objects.filter(pk__in=stalled).update(lease_owner=None, lease_expires_at=lease_until(now))
+        for push_id in stalled:
+            enqueue_on_commit(push_fanout_task, str(push_id))
+    if stalled:
+        logger.info("Resumed %d stalled push(es).", len(stalled))
     return len(stalled)
 
 

@@ -24,7 +24,7 @@ def enforcement_apply_task() -> dict:
 
 @shared_task
 def pushes_resume_task() -> int:
-    """Publish again the task of every push that stopped making progress."""
+    """Hand every push whose lease has run out (its worker died) to a new task."""
     return push.pushes_resume()
 
 

@@ -224,6 +224,14 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = env.str("CELERY_BEAT_SCHEDULE_FILENAME", default=str(VAR_DIR / "celerybeat-schedule"))
 
+# A push's task renews its lease with every batch. A push whose lease has run out lost its
+# worker; the beat hands it to a new task every MDM_PUSH_RESUME_SECONDS: a push whose worker died
+# resumes within the sum of the two (35 s by default).
+MDM_PUSH_LEASE_SECONDS = env.int("MDM_PUSH_LEASE_SECONDS", default=20)
+MDM_PUSH_RESUME_SECONDS = env.int("MDM_PUSH_RESUME_SECONDS", default=15)
+if MDM_PUSH_LEASE_SECONDS < 5 or MDM_PUSH_RESUME_SECONDS < 1:
+    raise ImproperlyConfigured("Need MDM_PUSH_LEASE_SECONDS >= 5 and MDM_PUSH_RESUME_SECONDS >= 1.")
+
 # Every periodic task, in one place.
 CELERY_BEAT_SCHEDULE = {
     "audit-chains-verify": {
@@ -235,7 +243,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=7),
     },
     "enforcement-apply": {"task": "devices.tasks.enforcement_apply_task", "schedule": crontab(minute="*/15")},
-    "pushes-resume": {"task": "devices.tasks.pushes_resume_task", "schedule": 120.0},
+    "pushes-resume": {
+        "task": "devices.tasks.pushes_resume_task",
+        "schedule": float(MDM_PUSH_RESUME_SECONDS),
+        # A run still queued when the next is due is useless: the next one does the same.
+        "options": {"expires": MDM_PUSH_RESUME_SECONDS},
+    },
     "commands-expire": {"task": "devices.tasks.commands_expire_task", "schedule": crontab(minute="*/5")},
     "commands-rewake": {"task": "devices.tasks.commands_rewake_task", "schedule": 60.0},
     "container-keys-rotate": {"task": "devices.tasks.container_keys_rotate_task", "schedule": crontab(minute=23)},
@@ -381,6 +394,9 @@ MDM_RATE_LIMITS = {
 # to spread a large push's load on the database.
 MDM_PUSH_BATCH_SIZE = env.int("MDM_PUSH_BATCH_SIZE", default=500)
 MDM_PUSH_BATCH_PAUSE_SECONDS = env.float("MDM_PUSH_BATCH_PAUSE_SECONDS", default=0.0)
+if not MDM_PUSH_BATCH_PAUSE_SECONDS * 2 < MDM_PUSH_LEASE_SECONDS:
+    # The lease is renewed once a batch: the pause must leave time for the batch itself.
+    raise ImproperlyConfigured("Need MDM_PUSH_BATCH_PAUSE_SECONDS < MDM_PUSH_LEASE_SECONDS / 2.")
 # Mass-wipe protection: past this many wipes in this many minutes in one organization, further
 # wipes are held until a second admin approves them.
 MDM_MASS_WIPE_THRESHOLD = env.int("MDM_MASS_WIPE_THRESHOLD", default=10)

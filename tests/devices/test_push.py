@@ -1,6 +1,7 @@
 """Pushes: a persona change reaches each device once, in batches, newest revision last."""
 
 import pytest
+from django.utils import timezone
 
 from devices import push as push_module
 from devices.models import Command, Device, PolicyVersion, Push
@@ -51,7 +52,9 @@ def test_running_a_push_again_creates_no_duplicates(actors, fleet, small_batches
     push = push_start_for_persona(persona=persona)
     template = push_module.persona_template(persona, spec_of(persona))
     # A worker that died after one committed batch, then the task delivered again, twice.
-    assert push_module.push_run_batch(push_id=push.pk, template=template)
+    owner = push_module.push_claim(push_id=push.pk)
+    assert push_module.push_run_batch(push_id=push.pk, template=template, owner=owner)
+    Push.objects.filter(pk=push.pk).update(lease_expires_at=timezone.now())  # the dead worker's lease ran out
     push_run(push.pk)
     push_run(push.pk)
     assert Command.objects.filter(type="apply_policy").count() == 7
@@ -64,11 +67,14 @@ def test_a_newer_push_supersedes_an_older_one_and_devices_end_on_the_newest(acto
     persona = _change(persona, max_offline_days=9)
     first = push_start_for_persona(persona=persona)
     template = push_module.persona_template(persona, spec_of(persona))
-    push_module.push_run_batch(push_id=first.pk, template=template)  # half-way through
+    owner = push_module.push_claim(push_id=first.pk)
+    push_module.push_run_batch(push_id=first.pk, template=template, owner=owner)  # half-way through
     persona = _change(persona, max_offline_days=5)
     second = push_start_for_persona(persona=persona)
     assert Push.objects.get(pk=first.pk).state == "superseded"
-    push_run(first.pk)  # its task still runs, and stops at once
+    # Its task still runs, and stops at once.
+    assert not push_module.push_run_batch(push_id=first.pk, template=template, owner=owner)
+    push_run(first.pk)
     push_run(second.pk)
     for device in Device.objects.filter(persona=persona):
         latest = PolicyVersion.objects.filter(device=device).order_by("-version").first()
