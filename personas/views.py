@@ -86,11 +86,11 @@ def _int(post, key: str, errors: dict, *, blank_is_none: bool = False):
     raw = (post.get(key) or "").strip()
     if raw == "" and blank_is_none:
         return None
-    try:
-        return int(raw)
-    except ValueError:
+    # ASCII digits only (int() also takes other scripts' digits, "1_000" and 5,000-digit numbers).
+    if not (raw.lstrip("-").isascii() and raw.lstrip("-").isdigit() and len(raw) <= 9):
         errors[key] = [_("A whole number.")]
         return None
+    return int(raw)
 
 
 def spec_from_post(post, base: dict) -> tuple[dict, dict]:
