@@ -10,10 +10,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from devices.models import Device
+from devices.models import Device, Push
 from devices.services import enrollment_token_create
 from personas.models import Persona
 from tests.agents import Keys, enroll_body
+from tests.live import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -33,7 +34,7 @@ def send_chunked(live, method: str, path: str, body: bytes, token: str | None = 
     return response.status, (json.loads(content) if content else {})
 
 
-def test_a_chunked_patch_is_applied_over_http(live_mdm, actors):
+def test_a_chunked_patch_is_applied_over_http(live_mdm, celery_worker, actors):
     persona = Persona.objects.get(organization=actors.org, is_default=True)
     apps = [{"id": "com.acme.mail", "managed_config": {"blob": "z" * 12000}}]
     body = json.dumps({"access": {"max_offline_days": 11}, "apps": apps}).encode()
@@ -44,6 +45,8 @@ def test_a_chunked_patch_is_applied_over_http(live_mdm, actors):
     persona.refresh_from_db()
     assert persona.revision == 2 and persona.max_offline_days == 11
     assert persona.app_rules.get().managed_config == apps[0]["managed_config"]
+    # The change started a push: let the worker finish it before the test's tables are emptied.
+    wait_for(lambda: Push.objects.get(pk=answer["push"]["id"]).state == "done", timeout=30)
 
 
 def test_a_chunked_body_over_the_limit_is_a_413_over_http(live_mdm, actors):

@@ -22,7 +22,7 @@ from devices.services import enrollment_token_create
 pytestmark = pytest.mark.django_db(transaction=True)
 
 # Examples per operation; `FUZZ_EXAMPLES=500 make test` for a longer hunt.
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 CHECKS = [
     checks.not_a_server_error,
     checks.status_code_conformance,
