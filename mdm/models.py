@@ -209,3 +209,54 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kid} ({self.state})"
+
+
+class ExternalIdentity(models.Model):
+    """The single sign-on identity an account is bound to: the provider's `iss` and `sub`.
+
+    Recorded at the account's first sign-in through a provider. From then on a sign-in for the
+    same e-mail address must carry the same subject from the same issuer: an address reassigned
+    at the provider to someone else (a new `sub`) does not open the old account.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="external_identities")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["issuer", "subject"]
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="external_identity_unique"),
+            models.UniqueConstraint(fields=["user", "issuer"], name="external_identity_one_per_issuer"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"
+
+
+class Invitation(models.Model):
+    """An existing account invited into an organization, pending its owner's consent.
+
+    No membership exists until the invitee accepts; declining (or an owner cancelling) deletes the
+    row. It can be accepted until `expires_at` (MDM_INVITATION_SECONDS after it was sent).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    invited_by = models.ForeignKey(User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["organization__name", "user__email"]
+        constraints = [models.UniqueConstraint(fields=["organization", "user"], name="invitation_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} invited as {self.role} to {self.organization}"
+
+    def is_expired(self, now=None) -> bool:
+        return self.expires_at <= (now or timezone.now())

@@ -1,22 +1,34 @@
-"""Operations that change organizations, members and API tokens. Each runs in one transaction
-and writes its audit event."""
+"""Operations that change organizations, members, invitations, single sign-on identities and API
+tokens. Each runs in one transaction and writes its audit event."""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from mdm.audit import SYSTEM_ACTOR, audit_event_record
+from mdm.audit import SYSTEM_ACTOR, audit_event_record, register_actions
 from mdm.choices import Role
-from mdm.models import ApiToken, Membership, Organization, User
+from mdm.models import ApiToken, ExternalIdentity, Invitation, Membership, Organization, User
 
 API_TOKEN_PREFIX = "mdmat_"
+
+register_actions(
+    {
+        "member.invited": {"email", "role", "expires_at"},
+        "member.invitation_accepted": {"email", "role"},
+        "member.invitation_declined": {"email", "role"},
+        "member.invitation_revoked": {"email", "role"},
+        "account.sso_bound": {"email", "issuer", "subject"},
+    }
+)
 
 # Other apps hook in here to give a new organization its defaults (the personas app adds its
 # starting persona) without mdm importing them.
@@ -76,6 +88,9 @@ def membership_add(
     actor: dict[str, str] | None = None,
     client_ip: str | None = None,
 ) -> Membership:
+    """Make `user` a member at once. Only where the account consents or is new: an accepted
+    invitation, a new account's invitation (setting its password accepts it), or the operator's
+    `bootstrap`. An owner adding an existing account goes through `member_invite`."""
     if role not in Role.values:
         raise ServiceError(f"Unknown role {role!r}; one of: {', '.join(Role.values)}.", field="role")
     if Membership.objects.filter(organization=organization, user=user).exists():
@@ -216,12 +231,32 @@ def bootstrap(*, org_name: str, email: str, password: str | None = None) -> Boot
     return BootstrapResult(organization, user, generated, created_organization, created_user, created_membership)
 
 
-def _other_owners(membership: Membership) -> bool:
-    return (
-        Membership.objects.filter(organization=membership.organization, role=Role.OWNER)
-        .exclude(pk=membership.pk)
-        .exists()
+def _lock_owners(membership: Membership) -> Membership:
+    """Lock the organization's owner memberships and `membership` itself, in primary-key order,
+    and return `membership` fresh.
+
+    Every change that can take an owner away (a role change, a removal) takes these locks first,
+    so two owners demoting or removing each other at the same moment run one after the other and
+    the second sees the first's result. Only membership rows are locked here (`of`); the
+    organization row is locked afterwards by the audit log, the same child-then-organization
+    order as the device services."""
+    rows = list(
+        Membership.objects.select_for_update(of=("self",))
+        .filter(organization_id=membership.organization_id)
+        .filter(Q(role=Role.OWNER) | Q(pk=membership.pk))
+        .select_related("user", "organization")
+        .order_by("pk")
     )
+    locked = next((row for row in rows if row.pk == membership.pk), None)
+    if locked is None:
+        raise ServiceError("This member is no longer part of the organization.", code="not_found", status=404)
+    locked._owner_count = sum(1 for row in rows if row.role == Role.OWNER)
+    return locked
+
+
+def _is_last_owner(membership: Membership) -> bool:
+    """After `_lock_owners`: is this the organization's only owner?"""
+    return membership.role == Role.OWNER and membership._owner_count <= 1
 
 
 @transaction.atomic
@@ -230,10 +265,10 @@ def membership_change_role(
 ) -> Membership:
     if role not in Role.values:
         raise ServiceError(f"Unknown role {role!r}; one of: {', '.join(Role.values)}.", field="role")
-    membership = Membership.objects.select_for_update().select_related("user", "organization").get(pk=membership.pk)
+    membership = _lock_owners(membership)
     if membership.role == role:
         return membership
-    if membership.role == Role.OWNER and not _other_owners(membership):
+    if _is_last_owner(membership):
         raise ServiceError("An organization keeps at least one owner.", code="conflict", field="role")
     old = membership.role
     membership.role = role
@@ -253,8 +288,8 @@ def membership_change_role(
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor: dict[str, str] | None = None, client_ip: str | None = None):
     """Remove a member: their console access and their API tokens (which act as them) end."""
-    membership = Membership.objects.select_for_update().select_related("user", "organization").get(pk=membership.pk)
-    if membership.role == Role.OWNER and not _other_owners(membership):
+    membership = _lock_owners(membership)
+    if _is_last_owner(membership):
         raise ServiceError("An organization keeps at least one owner.", code="conflict")
     ApiToken.objects.filter(organization=membership.organization, user=membership.user, revoked_at=None).update(
         revoked_at=timezone.now()
@@ -271,15 +306,211 @@ def membership_remove(*, membership: Membership, actor: dict[str, str] | None = 
     membership.delete()
 
 
+@dataclass(frozen=True)
+class MemberInviteResult:
+    """What `member_invite` did: a new account is a member at once (its invitation e-mail lets it
+    choose a password); an existing account gets a pending invitation it must accept."""
+
+    membership: Membership | None
+    invitation: Invitation | None
+    created_user: bool
+
+    @property
+    def user(self) -> User:
+        return self.membership.user if self.membership is not None else self.invitation.user
+
+
+def invitation_lifetime() -> timedelta:
+    """MDM_INVITATION_SECONDS: the same lifetime as a new account's set-password link."""
+    return timedelta(seconds=settings.PASSWORD_RESET_TIMEOUT)
+
+
 @transaction.atomic
 def member_invite(
-    *, organization: Organization, email: str, role: str, actor: dict[str, str] | None = None, client_ip=None
-) -> tuple[Membership, bool]:
-    """Add a member by e-mail, creating the account (with no usable password) when it is new.
-    Returns the membership and whether the account is new (then the caller sends the invitation)."""
+    *,
+    organization: Organization,
+    email: str,
+    role: str,
+    invited_by: User | None = None,
+    actor: dict[str, str] | None = None,
+    client_ip: str | None = None,
+) -> MemberInviteResult:
+    """Invite `email` into the organization with `role`.
+
+    A new address gets an account (with no usable password) and its membership; the caller sends
+    the set-password e-mail, and choosing the password is the acceptance. An existing account is
+    never added without its consent: it gets a pending invitation (a new one replaces an earlier
+    one, with a fresh expiry) that it accepts or declines after signing in."""
+    if role not in Role.values:
+        raise ServiceError(f"Unknown role {role!r}; one of: {', '.join(Role.values)}.", field="role")
     email = User.objects.normalize_email(email.strip()).lower()
     user = User.objects.filter(email__iexact=email).first()
-    created = user is None
-    if created:
+    if user is None:
         user = User.objects.create_user(email=email, password=None)
-    return membership_add(organization=organization, user=user, role=role, actor=actor, client_ip=client_ip), created
+        membership = membership_add(organization=organization, user=user, role=role, actor=actor, client_ip=client_ip)
+        return MemberInviteResult(membership=membership, invitation=None, created_user=True)
+    if Membership.objects.filter(organization=organization, user=user).exists():
+        raise ServiceError(f"{user.email} is already a member of {organization.name}.", code="conflict")
+    now = timezone.now()
+    invitation, _ = Invitation.objects.update_or_create(
+        organization=organization,
+        user=user,
+        defaults={"role": role, "invited_by": invited_by, "created_at": now, "expires_at": now + invitation_lifetime()},
+    )
+    audit_event_record(
+        organization=organization,
+        action="member.invited",
+        actor=actor,
+        target=invitation,
+        target_label=user.email,
+        details={"email": user.email, "role": role, "expires_at": invitation.expires_at.isoformat()},
+        client_ip=client_ip,
+    )
+    return MemberInviteResult(membership=None, invitation=invitation, created_user=False)
+
+
+def pending_invitations_of(user: User) -> list[Invitation]:
+    """The invitations `user` can still accept, oldest first."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    rows = Invitation.objects.filter(user=user, expires_at__gt=timezone.now()).select_related("organization")
+    return list(rows.order_by("created_at"))
+
+
+def _user_actor(user: User) -> dict[str, str]:
+    return {"actor_type": "user", "actor_id": str(user.pk), "actor_label": user.email}
+
+
+def _lock_invitation(invitation: Invitation, user: User) -> Invitation:
+    locked = (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("organization", "user")
+        .filter(pk=invitation.pk, user=user)
+        .first()
+    )
+    if locked is None:
+        raise ServiceError("This invitation no longer exists.", code="not_found", status=404)
+    return locked
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user: User, client_ip: str | None = None) -> Membership:
+    """The invitee accepts: the membership is created with the invited role."""
+    invitation = _lock_invitation(invitation, user)
+    if invitation.is_expired():
+        raise ServiceError(
+            "This invitation has expired; ask an owner of the organization to invite you again.",
+            code="expired",
+            status=410,
+        )
+    actor = _user_actor(user)
+    audit_event_record(
+        organization=invitation.organization,
+        action="member.invitation_accepted",
+        actor=actor,
+        target=invitation,
+        target_label=user.email,
+        details={"email": user.email, "role": invitation.role},
+        client_ip=client_ip,
+    )
+    membership = membership_add(
+        organization=invitation.organization, user=user, role=invitation.role, actor=actor, client_ip=client_ip
+    )
+    invitation.delete()
+    return membership
+
+
+@transaction.atomic
+def invitation_decline(*, invitation: Invitation, user: User, client_ip: str | None = None) -> None:
+    """The invitee declines (an expired invitation too): the invitation is gone, nothing else changes."""
+    invitation = _lock_invitation(invitation, user)
+    audit_event_record(
+        organization=invitation.organization,
+        action="member.invitation_declined",
+        actor=_user_actor(user),
+        target=invitation,
+        target_label=user.email,
+        details={"email": user.email, "role": invitation.role},
+        client_ip=client_ip,
+    )
+    invitation.delete()
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor: dict[str, str] | None = None, client_ip: str | None = None):
+    """An owner cancels a pending invitation of their organization."""
+    invitation = _lock_invitation(invitation, invitation.user)
+    audit_event_record(
+        organization=invitation.organization,
+        action="member.invitation_revoked",
+        actor=actor,
+        target=invitation,
+        target_label=invitation.user.email,
+        details={"email": invitation.user.email, "role": invitation.role},
+        client_ip=client_ip,
+    )
+    invitation.delete()
+
+
+@transaction.atomic
+def external_identity_verify(
+    *, user: User, issuer: str, subject: str, client_ip: str | None = None
+) -> ExternalIdentity | None:
+    """Check a single sign-on of `user` as `subject` at `issuer`, binding the account at its first one.
+
+    Refused (ServiceError): the account is bound to another subject at this issuer, or to another
+    issuer; or this subject is bound to another account. The first sign-in binds the account and
+    writes an audit event in each organization the account belongs to or is invited into; an
+    account with neither is not bound yet (there is no organization to record it in, and nothing
+    it could reach), so its first sign-in that matters binds it. Returns the binding, if any."""
+    if not issuer or not subject:
+        raise ServiceError("The sign-in provider did not name the account (no issuer or subject).", code="sso_refused")
+    user = User.objects.select_for_update().get(pk=user.pk)  # one first binding at a time per account
+    if ExternalIdentity.objects.filter(issuer=issuer, subject=subject).exclude(user=user).exists():
+        raise ServiceError(
+            "This company account is already linked to another account here. Ask your IT team.",
+            code="sso_subject_taken",
+            status=403,
+        )
+    bindings = list(ExternalIdentity.objects.filter(user=user))
+    for binding in bindings:
+        if binding.issuer == issuer and binding.subject == subject:
+            return binding
+    if any(binding.issuer == issuer for binding in bindings):
+        raise ServiceError(
+            "This account is linked to a different company account at your sign-in provider. "
+            "Sign in with that one, or ask your IT team.",
+            code="sso_subject_mismatch",
+            status=403,
+        )
+    if bindings:
+        raise ServiceError(
+            "This account is linked to another sign-in provider. Ask your IT team.",
+            code="sso_issuer_mismatch",
+            status=403,
+        )
+    organization_ids = set(Membership.objects.filter(user=user).values_list("organization_id", flat=True))
+    organization_ids |= {invitation.organization_id for invitation in pending_invitations_of(user)}
+    if not organization_ids:
+        return None
+    try:
+        with transaction.atomic():
+            binding = ExternalIdentity.objects.create(user=user, issuer=issuer, subject=subject)
+    except IntegrityError:
+        # The same subject bound to another account by a concurrent first sign-in.
+        raise ServiceError(
+            "This company account is already linked to another account here. Ask your IT team.",
+            code="sso_subject_taken",
+            status=403,
+        ) from None
+    for organization in Organization.objects.filter(pk__in=organization_ids).order_by("pk"):
+        audit_event_record(
+            organization=organization,
+            action="account.sso_bound",
+            actor=_user_actor(user),
+            target=binding,
+            target_label=user.email,
+            details={"email": user.email, "issuer": issuer, "subject": subject},
+            client_ip=client_ip,
+        )
+    return binding

@@ -270,7 +270,8 @@ AUTH_PASSWORD_VALIDATORS = [
 MDM_LOGIN_MAX_FAILURES = env.int("MDM_LOGIN_MAX_FAILURES", default=5)
 MDM_LOGIN_LOCKOUT_MINUTES = env.int("MDM_LOGIN_LOCKOUT_MINUTES", default=15)
 # Single sign-on through OpenID Connect (mozilla-django-oidc), for the portal and the console,
-# when OIDC_RP_CLIENT_ID is set. Accounts are matched by e-mail; none is created by a sign-in.
+# when OIDC_RP_CLIENT_ID is set. Accounts are matched by e-mail, then bound to the provider's (iss, sub)
+# at their first sign-in (mdm/oidc.py); none is created by a sign-in.
 OIDC_RP_CLIENT_ID = env.str("OIDC_RP_CLIENT_ID", default="")
 OIDC_RP_CLIENT_SECRET = env_secret("OIDC_RP_CLIENT_SECRET") or ""
 OIDC_RP_SIGN_ALGO = env.str("OIDC_RP_SIGN_ALGO", default="RS256")

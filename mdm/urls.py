@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from devices import portal as device_portal
 from devices import views as device_pages
+from mdm.console import members
 from mdm.console.urls import urlpatterns as console_auth
 from mdm.views import public
 from personas import views as persona_pages
@@ -41,6 +42,8 @@ portal = [
     path("logout/", LogoutView.as_view(next_page="portal:login"), name="logout"),
     path("enroll/", device_portal.enroll, name="enroll"),
     path("switch-organization/", device_portal.switch_organization, name="switch-organization"),
+    path("invitations/", members.portal_invitations, name="invitations"),
+    path("invitations/<uuid:pk>/", members.portal_invitation_decide, name="invitation-decide"),
     path("enroll/<uuid:pk>/status/", device_portal.enroll_status, name="enroll-status"),
     path("devices/<uuid:pk>/", device_portal.device_detail, name="device"),
     path("devices/<uuid:pk>/remove/", device_portal.remove_work_persona, name="remove"),

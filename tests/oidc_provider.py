@@ -1,6 +1,6 @@
 """A small, real OpenID Connect provider for the tests (authorization code flow, RS256 ID
 tokens, userinfo, JWKS), serving on localhost. It signs in whoever `user_email` names, as a
-provider would after its own login page."""
+provider would after its own login page; their `sub` is `subject` (by default the address)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ class Provider:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.kid = "test-key"
         self.user_email = ""
+        self.subject: str | None = None  # the `sub` claim; None: the e-mail address
+        self.userinfo_subject: str | None = None  # a userinfo `sub` other than the ID token's, to test that check
         self.email_verified: bool | str | None = True
         self.codes: dict[str, dict] = {}
         self.tokens: dict[str, str] = {}
@@ -88,7 +90,8 @@ class Provider:
                     email = provider.tokens.get(token)
                     if email is None:
                         return self._json({"error": "invalid_token"}, 401)
-                    self._json({"sub": email, "email": email, "email_verified": provider.email_verified})
+                    sub = provider.userinfo_subject or provider.subject or email
+                    self._json({"sub": sub, "email": email, "email_verified": provider.email_verified})
                 else:
                     self._json({"error": "not_found"}, 404)
 
@@ -100,7 +103,8 @@ class Provider:
                 if urlsplit(self.path).path != "/token" or grant is None or not secret_ok:
                     return self._json({"error": "invalid_grant"}, 400)
                 now = int(time.time())
-                claims = {"iss": provider.url, "sub": provider.user_email, "aud": provider.client_id, "iat": now,
+                sub = provider.subject or provider.user_email
+                claims = {"iss": provider.url, "sub": sub, "aud": provider.client_id, "iat": now,
                           "exp": now + 300, "nonce": grant["nonce"], "email": provider.user_email,
                           "email_verified": provider.email_verified}  # fmt: skip
                 id_token = jwt.encode(claims, provider.key, algorithm="RS256", headers={"kid": provider.kid})

@@ -1,4 +1,6 @@
-"""Console pages: members (an owner invites, changes roles, removes) and API tokens."""
+"""Console pages: members (an owner invites, changes roles, removes, cancels pending invitations)
+and API tokens; and the invitee's own page of pending invitations (accept or decline), reachable
+from the console and from the portal."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordResetForm
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, send_mail
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -23,9 +26,19 @@ from django.views.decorators.http import require_POST
 from mdm.choices import Role
 from mdm.console.decorators import console_view
 from mdm.lib.http import client_ip
-from mdm.models import ApiToken, Membership
-from mdm.permissions import Perm
-from mdm.services import ServiceError, api_token_create, api_token_revoke, member_invite, membership_change_role
+from mdm.models import ApiToken, Invitation, Membership
+from mdm.permissions import CONSOLE_ROLES, SESSION_ORG_KEY, Perm
+from mdm.services import (
+    ServiceError,
+    api_token_create,
+    api_token_revoke,
+    invitation_accept,
+    invitation_decline,
+    invitation_revoke,
+    member_invite,
+    membership_change_role,
+    pending_invitations_of,
+)
 from mdm.services import membership_remove as membership_remove_service
 
 logger = logging.getLogger(__name__)
@@ -78,6 +91,31 @@ def send_invitation(request, user) -> bool:
     return True
 
 
+def _invitations_url(role: str) -> str:
+    """Where the invitee answers: the portal for an employee, the console for the other roles."""
+    return settings.MDM_ISSUER + ("/portal/invitations/" if role == Role.EMPLOYEE else "/console/invitations/")
+
+
+def send_pending_invitation(invitation: Invitation) -> bool:
+    """E-mail an existing account that it is invited (a link to accept or decline, built on
+    MDM_ISSUER). False when the mail could not be sent: the invitee still sees it on sign-in."""
+    context = {
+        "organization": invitation.organization.name,
+        "role": invitation.get_role_display(),
+        "email": invitation.user.email,
+        "url": _invitations_url(invitation.role),
+        "expires_at": invitation.expires_at,
+    }
+    subject = "".join(render_to_string("registration/invitation_pending_subject.txt", context).splitlines())
+    body = render_to_string("registration/invitation_pending_email.txt", context)
+    try:
+        send_mail(subject=subject, message=body, from_email=None, recipient_list=[invitation.user.email])
+    except (OSError, smtplib.SMTPException) as exc:
+        logger.warning("The invitation to %s could not be sent: %s", invitation.user.email, exc)
+        return False
+    return True
+
+
 @console_view(Perm.ORG_VIEW)
 def members(request):
     org = request.org.organization
@@ -86,30 +124,43 @@ def members(request):
         request.org.require(Perm.MEMBERS_MANAGE)
         if form.is_valid():
             try:
-                membership, created = member_invite(
+                result = member_invite(
                     organization=org,
                     email=form.cleaned_data["email"],
                     role=form.cleaned_data["role"],
+                    invited_by=request.user,
                     actor=request.org.actor,
                     client_ip=client_ip(request),
                 )
             except ServiceError as exc:
                 form.add_error("email", exc.message)
             else:
-                if created or not membership.user.has_usable_password():
-                    if send_invitation(request, membership.user):
-                        messages.success(request, _("Invitation sent to %(email)s.") % {"email": membership.user.email})
+                email = result.user.email
+                if result.invitation is not None:
+                    # An existing account: nothing changes until its owner accepts.
+                    if send_pending_invitation(result.invitation):
+                        messages.success(
+                            request,
+                            _("%(email)s has an account: invitation sent, pending acceptance.") % {"email": email},
+                        )
                     else:
                         messages.error(
-                            request, _("Added, but the invitation e-mail could not be sent; try again later.")
+                            request,
+                            _("Invitation recorded, but the e-mail could not be sent; %(email)s sees it on sign-in.")
+                            % {"email": email},
                         )
+                elif send_invitation(request, result.user):
+                    messages.success(request, _("Invitation sent to %(email)s.") % {"email": email})
                 else:
-                    messages.success(request, _("%(email)s added.") % {"email": membership.user.email})
+                    messages.error(request, _("Added, but the invitation e-mail could not be sent; try again later."))
                 return redirect("console:members")
     rows = Membership.objects.filter(organization=org).select_related("user").order_by("user__email")
+    invitations = Invitation.objects.filter(organization=org).select_related("user", "invited_by")
     context = {
         "form": form,
         "memberships": rows,
+        "invitations": invitations.order_by("user__email"),
+        "now": timezone.now(),
         "roles": Role.choices,
         "can_manage": request.org.can(Perm.MEMBERS_MANAGE),
     }
@@ -133,6 +184,70 @@ def member_change(request, pk):
     except ServiceError as exc:
         messages.error(request, exc.message)
     return redirect("console:members")
+
+
+@require_POST
+@console_view(Perm.MEMBERS_MANAGE)
+def member_invitation_revoke(request, pk):
+    invitation = get_object_or_404(Invitation.objects.filter(organization=request.org.organization), pk=pk)
+    try:
+        invitation_revoke(invitation=invitation, actor=request.org.actor, client_ip=client_ip(request))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Invitation cancelled."))
+    return redirect("console:members")
+
+
+def _my_invitations(request, surface: str):
+    """The signed-in person's pending invitations, whichever door they came through."""
+    context = {"invitations": pending_invitations_of(request.user), "surface": surface}
+    return render(request, "registration/invitations.html", context)
+
+
+def _my_invitation_decide(request, pk, surface: str):
+    invitation = get_object_or_404(Invitation.objects.filter(user=request.user), pk=pk)
+    organization = invitation.organization.name
+    try:
+        if request.POST.get("decision") == "accept":
+            membership = invitation_accept(invitation=invitation, user=request.user, client_ip=client_ip(request))
+        elif request.POST.get("decision") == "decline":
+            invitation_decline(invitation=invitation, user=request.user, client_ip=client_ip(request))
+            messages.success(request, _("You declined the invitation to %(org)s.") % {"org": organization})
+            return redirect(f"{surface}:invitations")
+        else:
+            messages.error(request, _("Accept or decline the invitation."))
+            return redirect(f"{surface}:invitations")
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect(f"{surface}:invitations")
+    messages.success(request, _("You joined %(org)s.") % {"org": organization})
+    if membership.role in CONSOLE_ROLES:
+        request.session[SESSION_ORG_KEY] = str(membership.organization_id)
+        return redirect("console:dashboard")
+    return redirect("portal:home")
+
+
+@login_required(login_url="console:login")
+def console_invitations(request):
+    return _my_invitations(request, "console")
+
+
+@require_POST
+@login_required(login_url="console:login")
+def console_invitation_decide(request, pk):
+    return _my_invitation_decide(request, pk, "console")
+
+
+@login_required(login_url="portal:login")
+def portal_invitations(request):
+    return _my_invitations(request, "portal")
+
+
+@require_POST
+@login_required(login_url="portal:login")
+def portal_invitation_decide(request, pk):
+    return _my_invitation_decide(request, pk, "portal")
 
 
 @console_view(Perm.API_TOKENS_MANAGE)

@@ -13,6 +13,9 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit"),
     path("members/", members.members, name="members"),
     path("members/<uuid:pk>/", members.member_change, name="member-change"),
+    path("members/invitations/<uuid:pk>/cancel/", members.member_invitation_revoke, name="member-invitation-revoke"),
+    path("invitations/", members.console_invitations, name="invitations"),
+    path("invitations/<uuid:pk>/", members.console_invitation_decide, name="invitation-decide"),
     path("api-tokens/", members.api_tokens, name="api-tokens"),
     path("api-tokens/<uuid:pk>/revoke/", members.api_token_revoke_view, name="api-token-revoke"),
     path(

@@ -8,6 +8,7 @@ import urllib.request
 import pytest
 
 from mdm.audit import SYSTEM_ACTOR
+from mdm.models import AuditEvent, ExternalIdentity
 from mdm.services import membership_add
 from tests.live import LiveServer
 from tests.oidc_provider import Provider
@@ -71,3 +72,71 @@ def test_sso_never_creates_an_account(sso, actors):
     from mdm.models import User
 
     assert not User.objects.filter(email="stranger@elsewhere.test").exists()
+
+
+def _sign_in(server) -> tuple[str, str]:
+    """Sign in through the provider; the final URL and page."""
+    client = browser()
+    try:
+        page = client.open(f"{server.url}/oidc/authenticate/?next=/portal/", timeout=20)
+    except urllib.error.HTTPError as exc:
+        page = exc
+    return page.geturl(), page.read().decode()
+
+
+def _employ_erin(actors) -> None:
+    membership_add(organization=actors.org, user=actors.employee, role="employee", actor=SYSTEM_ACTOR)
+
+
+def test_the_first_sso_sign_in_binds_the_account_to_the_providers_subject(sso, actors):
+    provider, server = sso
+    _employ_erin(actors)
+    provider.user_email, provider.subject = "erin@acme.test", "idp-user-1001"
+    final, html = _sign_in(server)
+    assert final.endswith("/portal/") and "My devices" in html
+    binding = ExternalIdentity.objects.get(user=actors.employee)
+    assert (binding.issuer, binding.subject) == (provider.url, "idp-user-1001")
+    event = AuditEvent.objects.get(organization=actors.org, action="account.sso_bound")
+    assert event.details["subject"] == "idp-user-1001" and event.actor_label == "erin@acme.test"
+    assert _sign_in(server)[0].endswith("/portal/")  # the same identity signs in again
+    assert AuditEvent.objects.filter(action="account.sso_bound").count() == 1
+
+
+def test_a_later_sso_sign_in_with_another_subject_for_the_same_email_is_refused(sso, actors):
+    provider, server = sso
+    _employ_erin(actors)
+    provider.user_email, provider.subject = "erin@acme.test", "idp-user-1001"
+    assert _sign_in(server)[0].endswith("/portal/")
+    provider.subject = "idp-user-2002"  # the address was given to someone else at the provider
+    final, html = _sign_in(server)
+    assert "/portal/login/" in final
+    assert "linked to a different company account" in html
+    assert list(ExternalIdentity.objects.values_list("subject", flat=True)) == ["idp-user-1001"]
+
+
+def test_an_sso_sign_in_for_an_account_bound_at_another_issuer_is_refused(sso, actors):
+    provider, server = sso
+    _employ_erin(actors)
+    ExternalIdentity.objects.create(user=actors.employee, issuer="https://old-idp.test", subject="erin")
+    provider.user_email = "erin@acme.test"
+    final, html = _sign_in(server)
+    assert "/portal/login/" in final and "linked to another sign-in provider" in html
+    assert ExternalIdentity.objects.filter(user=actors.employee).count() == 1
+
+
+def test_an_sso_sign_in_whose_subject_is_bound_to_another_account_is_refused(sso, actors):
+    provider, server = sso
+    _employ_erin(actors)
+    ExternalIdentity.objects.create(user=actors.admin, issuer=provider.url, subject="idp-user-1001")
+    provider.user_email, provider.subject = "erin@acme.test", "idp-user-1001"
+    final, html = _sign_in(server)
+    assert "/portal/login/" in final and "already linked to another account" in html
+    assert not ExternalIdentity.objects.filter(user=actors.employee).exists()
+
+
+def test_a_userinfo_response_about_another_subject_signs_nobody_in(sso, actors):
+    provider, server = sso
+    _employ_erin(actors)
+    provider.user_email, provider.subject, provider.userinfo_subject = "erin@acme.test", "idp-1", "idp-2"
+    assert "/portal/login/" in _sign_in(server)[0]
+    assert not ExternalIdentity.objects.exists()

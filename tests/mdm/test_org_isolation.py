@@ -51,6 +51,7 @@ def test_every_domain_model_belongs_to_an_organization():
 
     not_tenant_data = {
         "mdm.user",  # a person may belong to several organizations, through Membership
+        "mdm.externalidentity",  # a person's single sign-on identity, the account's like its e-mail
         "mdm.organization",
         "mdm.signingkey",  # the server's own keys, shared by every organization
     }
