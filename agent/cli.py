@@ -7,7 +7,7 @@ import json
 import signal
 import sys
 
-from agent import __version__
+from agent import PROTOCOL_VERSION, PROTOCOL_VERSIONS, __version__
 from agent.container import ContainerError
 from agent.device import Device
 from agent.transport import AgentError
@@ -17,6 +17,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m agent", description="The reference MDM device agent.")
     parser.add_argument("--state", required=True, help="The device's state folder (keys, identity, container).")
     parser.add_argument("--version", action="version", version=f"agent {__version__}")
+    parser.add_argument(
+        "--protocol",
+        default=PROTOCOL_VERSION,
+        choices=PROTOCOL_VERSIONS,
+        help="Play an agent of this protocol version.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     enroll = commands.add_parser("enroll", help="Enroll with an enrollment token or QR payload.")
@@ -93,16 +99,21 @@ def _interrupt(signum, frame):
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    device = Device(args.state)
+    device = Device(args.state, protocol=args.protocol)
     try:
         if args.command == "enroll":
             print(_enroll(device, args))
         elif args.command == "checkin":
+            pinned = device.pinned_key["kid"]
             answer = device.checkin()
             print(
                 f"checked in: policy version {answer['policy_version']}, "
                 f"{answer['commands_pending']} command(s) pending, next in {answer['poll_interval_seconds']} s"
             )
+            if device.pinned_key["kid"] != pinned:
+                print(f"signing key rolled over: now pinning {device.pinned_key['kid']} (was {pinned})")
+            elif answer.get("signing_key_rollover") and device.identity.get("rollover_refused"):
+                print(f"signing key rollover refused: {device.identity['rollover_refused']['reason']}", file=sys.stderr)
         elif args.command == "status":
             print(json.dumps(device.status(), indent=2, sort_keys=True))
         elif args.command == "unenroll":

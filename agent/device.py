@@ -1,4 +1,5 @@
-"""One device, speaking agent protocol v1: enrollment, authentication, check-in, leaving.
+"""One device, speaking agent protocol v1.1: enrollment, authentication, check-in, leaving,
+and moving its pinned server key when the pinned key vouches for a new one (key rollover).
 
 Later parts of the protocol (policy, the corporate container, commands) hang off `Device`
 the same way: a method per protocol step, all state in the `StateFolder`.
@@ -15,9 +16,10 @@ from typing import Any
 
 import jwt
 
-from agent import __version__
+from agent import PROTOCOL_VERSION, PROTOCOL_VERSIONS, __version__
 from agent.container import Container, ContainerError
 from agent.policy import PolicyRejected, may_install, may_share, verify_policy
+from agent.rollover import RolloverRejected, verify_rollover
 from agent.state import StateFolder
 from agent.transport import AgentError, Transport, Unreachable
 
@@ -49,7 +51,12 @@ class Device:
         *,
         transport: Transport | None = None,
         clock: Callable[[], float] = time.time,
+        protocol: str = PROTOCOL_VERSION,
     ):
+        if protocol not in PROTOCOL_VERSIONS:
+            raise ValueError(f"Protocol {protocol!r} is not one of {PROTOCOL_VERSIONS}.")
+        # "1.0" plays an agent written before v1.1: it never asks for, nor looks at, a rollover.
+        self.protocol = protocol
         self.state = StateFolder(state_dir)
         self.transport = transport or Transport()
         self.clock = clock
@@ -187,18 +194,17 @@ class Device:
 
     def checkin(self) -> dict[str, Any]:
         identity = self.identity
-        reply = self.call(
-            "POST",
-            "checkin",
-            {
-                "applied_policy_version": identity.get("applied_policy_version"),
-                "container_state": self.container_state(),
-                "os_version": identity.get("os_version", ""),
-                "agent_version": __version__,
-                "compliance": identity.get("compliance", {}),
-                "work_apps": self.work_apps(),
-            },
-        )
+        report = {
+            "applied_policy_version": identity.get("applied_policy_version"),
+            "container_state": self.container_state(),
+            "os_version": identity.get("os_version", ""),
+            "agent_version": __version__,
+            "compliance": identity.get("compliance", {}),
+            "work_apps": self.work_apps(),
+        }
+        if self.protocol != "1.0":
+            report["capabilities"] = ["signing_key_rollover"]
+        reply = self.call("POST", "checkin", report)
         self.state.update_identity(
             last_checkin_at=self.clock(),
             last_contact_at=self.clock(),
@@ -206,7 +212,70 @@ class Device:
             commands_pending=reply.body["commands_pending"],
             poll_interval_seconds=reply.body["poll_interval_seconds"],
         )
+        offer = reply.body.get("signing_key_rollover") if self.protocol != "1.0" else None
+        if offer is not None:
+            try:
+                self.accept_rollover(offer)
+            except RolloverRejected as exc:
+                # Refused: the pin stays. Recorded, and the check-in itself still succeeded.
+                self.state.update_identity(rollover_refused={"at": self.clock(), "reason": str(exc)})
         return reply.body
+
+    # --- v1.1 key rollover -----------------------------------------------------------------------
+
+    @property
+    def pinned_key(self) -> dict[str, Any]:
+        """The one server key this device trusts (the JWK its pin names)."""
+        identity = self.identity
+        return next(k for k in identity["signing_keys"] if key_pin(k) == identity["pin"])
+
+    def accept_rollover(self, offer: Any) -> dict[str, Any]:
+        """Verify a key-rollover statement against the pinned key, move the pin, persist it, and
+        acknowledge it to the server. Returns the newly pinned key; RolloverRejected (pin unchanged)
+        for a statement signed by another key, for another device, expired or malformed."""
+        if not isinstance(offer, dict):
+            raise RolloverRejected("The rollover offer is not an object.")
+        identity = self.identity
+        pinned = self.pinned_key
+        if offer.get("new_kid") is not None and offer.get("new_kid") == pinned.get("kid"):
+            # We moved already and the server did not hear it (our acknowledgement was lost):
+            # only say it again. Nothing about what we trust changes.
+            self._acknowledge_rollover(pinned["kid"])
+            return pinned
+        new_key = verify_rollover(
+            offer.get("statement"),
+            pinned_key=pinned,
+            device_id=identity["device_id"],
+            issuer=identity["issuer"],
+            now=time.time(),
+        )
+        if offer.get("new_kid") != new_key["kid"]:
+            raise RolloverRejected("The offer and its statement name different keys.")
+        history = [
+            *identity.get("key_rollovers", []),
+            {"old_kid": pinned["kid"], "new_kid": new_key["kid"], "at": self.clock()},
+        ]
+        # Persisted before the server is told: after a crash here we trust the new key and simply
+        # acknowledge again at the next offer.
+        self.state.update_identity(
+            pin=key_pin(new_key), signing_keys=[new_key], key_rollovers=history, rollover_refused=None
+        )
+        self._acknowledge_rollover(new_key["kid"])
+        return new_key
+
+    def _acknowledge_rollover(self, kid: str) -> None:
+        try:
+            reply = self.call("POST", "signing-key", {"kid": kid})
+        except AgentError as exc:
+            if exc.status != 409:
+                raise  # unreachable or the like: the next offer acknowledges again
+            # The server no longer signs with that key (retired meanwhile): nothing reaches us now.
+            self.state.update_identity(rollover_refused={"at": self.clock(), "reason": f"server: {exc}"})
+            return
+        self.state.update_identity(rollover_acknowledged_kid=reply.body["kid"])
+        version = reply.body.get("policy_version")
+        if version is not None:
+            self.state.update_identity(server_policy_version=version)
 
     # --- 7. leaving ----------------------------------------------------------------------------
 
@@ -227,7 +296,9 @@ class Device:
             "organization": identity["organization"]["name"],
             "ownership": identity["ownership"],
             "pinned_key": identity["pin"],
+            "pinned_kid": next((k["kid"] for k in identity["signing_keys"] if key_pin(k) == identity["pin"]), None),
             "pinned_from_qr": identity["pinned_from_qr"],
+            "key_rollovers": len(identity.get("key_rollovers", [])),
             "container_state": self.container.status,
             "applied_policy_version": identity.get("applied_policy_version"),
             "server_policy_version": identity.get("server_policy_version"),

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from devices.keys import container_key_active
 from devices.models import ContainerKey, Device, PolicyVersion
+from mdm.choices import SigningKeyState
 from mdm.models import SigningKey
 from mdm.signing import private_key, signing_key_current
 from personas.compiler import Compiler, persona_template
@@ -22,9 +23,19 @@ POLICY_TYP = "mdm-policy+jwt"
 
 
 def sign_policies(items: list[tuple[Device, dict]]) -> list[str]:
-    """Sign (device, document) pairs, each with the key its device pinned at enrollment (the
-    active key for a device that pinned none); each key is unwrapped once for the lot."""
-    keys = {key.kid: key for key in SigningKey.objects.filter(kid__in={d.signing_kid for d, _ in items})}
+    """Sign (device, document) pairs, each with the key its device pins (at enrollment, or since
+    its last key rollover); each key is unwrapped once for the lot.
+
+    A device that pins no key, or a retired one, gets the active key: a device pinning a retired
+    key refuses that policy, which is what "can no longer be reached" means (its pinned private
+    key is destroyed, so nothing else could be signed for it).
+    """
+    keys = {
+        key.kid: key
+        for key in SigningKey.objects.filter(
+            kid__in={d.signing_kid for d, _ in items}, state__in=(SigningKeyState.ACTIVE, SigningKeyState.PREVIOUS)
+        )
+    }
     active = signing_key_current()
     privates: dict[str, object] = {}
     now = int(time.time())

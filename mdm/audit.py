@@ -45,6 +45,7 @@ register_actions(
         "api_token.created": {"name", "prefix", "expires_at", "for_user"},
         "api_token.revoked": {"name", "prefix"},
         "signing_key.rotated": {"old_kid", "new_kid"},
+        "signing_key.retired": {"kid", "devices_pinning", "forced"},
         "audit.chain_verified": {"ok", "events", "first_broken_seq", "reason"},
     }
 )

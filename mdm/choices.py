@@ -12,4 +12,7 @@ class Role(models.TextChoices):
 
 class SigningKeyState(models.TextChoices):
     ACTIVE = "active", "Active"
+    # Rotated out: still published, still signs for the devices that pin it (and their rollover).
+    PREVIOUS = "previous", "Previous"
+    # Retired for good: its private key is destroyed; devices still pinning it cannot be reached.
     RETIRED = "retired", "Retired"

@@ -190,15 +190,17 @@ class SigningKey(models.Model):
 
     Server infrastructure, not a tenant's data, so it belongs to no organization. The private key
     is stored only wrapped under the KEK; `kid` is the RFC 7638 thumbprint of the public key.
-    Exactly one key is active; retired keys stay published in the JWKS so that what they signed
-    can still be verified.
+    Exactly one key is active. A rotation makes the old one `previous`: still published, still
+    signing for the devices that pin it until they roll over to the active key (agent protocol
+    v1.1). Retiring a key destroys its private key (`wrapped_private_key` erased) and unpublishes it.
     """
 
     kid = models.CharField(max_length=64, primary_key=True)
     public_key = models.BinaryField()
-    wrapped_private_key = models.BinaryField()
+    wrapped_private_key = models.BinaryField(null=True)
     state = models.CharField(max_length=16, choices=SigningKeyState.choices, default=SigningKeyState.ACTIVE)
     created_at = models.DateTimeField(default=timezone.now)
+    rotated_at = models.DateTimeField(null=True, blank=True)
     retired_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -34,6 +34,7 @@ class Perm(StrEnum):
     DEVICES_WIPE = "devices.wipe"
     WIPES_APPROVE = "wipes.approve"
     PUSHES_VIEW = "pushes.view"
+    SIGNING_KEYS_MANAGE = "signing_keys.manage"
 
 
 _READ = {
@@ -50,6 +51,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
         _READ
         | {
             Perm.API_TOKENS_MANAGE,
+            Perm.SIGNING_KEYS_MANAGE,
             Perm.AUDIT_VIEW,
             Perm.PERSONAS_CHANGE,
             Perm.ENROLLMENT_TOKENS_MANAGE,

@@ -1,6 +1,11 @@
 """The server's Ed25519 signing keys: created on first use, rotatable, published as a JWKS.
 
 They sign agent access tokens and policy documents (compact JWS, `alg: EdDSA`, with `kid`).
+
+A key's life: `active` (exactly one) -> `previous` (rotated out: still published, still signing
+for the devices that pin it, and signing their key-rollover statements, agent protocol v1.1) ->
+`retired` (for good: the private key is destroyed, the key unpublished, nothing it signed verifies
+here any more).
 """
 
 from __future__ import annotations
@@ -8,19 +13,28 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
+import uuid
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from mdm.audit import SYSTEM_ACTOR, audit_event_record
 from mdm.choices import SigningKeyState
 from mdm.keyring import keyring
 from mdm.lib import cache
-from mdm.models import SigningKey
+from mdm.models import Organization, SigningKey
 
 _JWKS_CACHE_KEY = "mdm:jwks:v1"
+PUBLISHED_STATES = (SigningKeyState.ACTIVE, SigningKeyState.PREVIOUS)
+
+# Agent protocol v1.1: the statement by which a device's pinned key vouches for its successor.
+ROLLOVER_TYP = "mdm-key-rollover+jwt"
+ROLLOVER_LIFETIME_SECONDS = 3600
 
 
 def b64url(data: bytes) -> str:
@@ -74,23 +88,66 @@ def signing_key_current() -> SigningKey:
     return candidate
 
 
-@transaction.atomic
-def signing_key_rotate() -> tuple[SigningKey | None, SigningKey]:
-    """Retire the active key (it stays published for verification) and activate a new one."""
-    old = SigningKey.objects.select_for_update().filter(state=SigningKeyState.ACTIVE).first()
-    if old is not None:
-        old.state = SigningKeyState.RETIRED
-        old.retired_at = timezone.now()
-        old.save(update_fields=["state", "retired_at"])
-    new = _new_key()
-    new.save(force_insert=True)
+def _forget_published_set() -> None:
     # Now, and again after commit: a reader in between may have cached the old set.
     cache.delete(_JWKS_CACHE_KEY)
     transaction.on_commit(lambda: cache.delete(_JWKS_CACHE_KEY))
+
+
+@transaction.atomic
+def signing_key_rotate(*, actor: dict[str, str] | None = None) -> tuple[SigningKey | None, SigningKey]:
+    """Activate a new key; the active one becomes `previous`: still published, and still signing
+    for the devices that pin it until each has rolled over to the new one (protocol v1.1).
+
+    The keys serve every organization, so each one's audit log records the rotation.
+    """
+    old = SigningKey.objects.select_for_update().filter(state=SigningKeyState.ACTIVE).first()
+    if old is not None:
+        old.state = SigningKeyState.PREVIOUS
+        old.rotated_at = timezone.now()
+        old.save(update_fields=["state", "rotated_at"])
+    new = _new_key()
+    new.save(force_insert=True)
+    _forget_published_set()
+    for organization in Organization.objects.order_by("pk"):
+        audit_event_record(
+            organization=organization,
+            action="signing_key.rotated",
+            actor=actor or SYSTEM_ACTOR,
+            target_type="signing_key",
+            target_id=new.kid,
+            details={"old_kid": old.kid if old else None, "new_kid": new.kid},
+        )
     return old, new
 
 
+def signing_key_destroy(*, kid: str) -> SigningKey:
+    """Retire a `previous` key for good (the caller checks who still pins it and audits): its
+    private key is erased, it leaves the published set, and nothing it signed verifies any more.
+
+    The active key cannot be retired (rotate first); retiring a retired key changes nothing.
+    """
+    key = SigningKey.objects.select_for_update().get(kid=kid)
+    if key.state == SigningKeyState.ACTIVE:
+        raise ValueError("The active key cannot be retired: rotate first.")
+    if key.state == SigningKeyState.RETIRED:
+        return key
+    key.state = SigningKeyState.RETIRED
+    key.wrapped_private_key = None
+    key.retired_at = timezone.now()
+    key.save(update_fields=["state", "wrapped_private_key", "retired_at"])
+    _public_keys.pop(kid, None)
+    _forget_published_set()
+    return key
+
+
+class SigningKeyRetired(Exception):
+    """The key is retired for good: its private key no longer exists."""
+
+
 def private_key(key: SigningKey) -> Ed25519PrivateKey:
+    if key.wrapped_private_key is None:
+        raise SigningKeyRetired(f"Signing key {key.kid} is retired; it signs nothing any more.")
     raw = keyring().unwrap(key.wrapped_private_key, context=signing_key_context(key.kid))
     return Ed25519PrivateKey.from_private_bytes(raw)
 
@@ -111,17 +168,47 @@ def jwk(key: SigningKey) -> dict[str, str]:
 
 
 def jwks() -> dict[str, list[dict[str, str]]]:
-    """Every published public key, the active one first."""
+    """Every published public key (active and previous, never retired), the active one first."""
     cached = cache.get(_JWKS_CACHE_KEY)
     if cached is not None:
         return cached
     signing_key_current()
     keys = sorted(
-        SigningKey.objects.all(), key=lambda k: (k.state != SigningKeyState.ACTIVE, -k.created_at.timestamp())
+        SigningKey.objects.filter(state__in=PUBLISHED_STATES),
+        key=lambda k: (k.state != SigningKeyState.ACTIVE, -k.created_at.timestamp()),
     )
     document = {"keys": [jwk(k) for k in keys]}
     cache.set(_JWKS_CACHE_KEY, document, 300)
     return document
+
+
+def active_kid() -> str:
+    """The active key's kid, from the cached published set (no query when it is cached)."""
+    return jwks()["keys"][0]["kid"]
+
+
+def published_kids() -> frozenset[str]:
+    return frozenset(k["kid"] for k in jwks()["keys"])
+
+
+def rollover_statement(*, old: SigningKey, new: SigningKey, device_id: str, now: int | None = None) -> str:
+    """Agent protocol v1.1: `old` (the key the device pins) vouches for `new`, for one device.
+
+    A compact JWS signed by the old key, `typ: mdm-key-rollover+jwt`, short-lived (minted afresh
+    at each offer, so a device that was offline for months still gets a valid one).
+    """
+    now = int(time.time()) if now is None else now
+    claims = {
+        "iss": settings.MDM_ISSUER,
+        "aud": str(device_id),
+        "iat": now,
+        "exp": now + ROLLOVER_LIFETIME_SECONDS,
+        "jti": uuid.uuid4().hex,
+        "old_kid": old.kid,
+        "new_kid": new.kid,
+        "new_key": jwk(new),
+    }
+    return jwt.encode(claims, private_key(old), algorithm="EdDSA", headers={"kid": old.kid, "typ": ROLLOVER_TYP})
 
 
 def sign_jwt(claims: dict, *, typ: str = "JWT") -> str:
@@ -148,7 +235,8 @@ def public_key_for_kid(kid: str) -> Ed25519PublicKey | None:
 def verify_jwt(token: str, *, audience: str | None = None, typ: str | None = None, **options) -> dict:
     """Verify a JWS made by `sign_jwt` against the published key named by its `kid`.
 
-    Only EdDSA is accepted. Raises jwt.InvalidTokenError on any failure.
+    Only EdDSA is accepted, and only a published key (a retired one is refused: it may be the
+    compromised key it was retired for). Raises jwt.InvalidTokenError on any failure.
     """
     header = jwt.get_unverified_header(token)
     if header.get("alg") != "EdDSA":
@@ -156,7 +244,8 @@ def verify_jwt(token: str, *, audience: str | None = None, typ: str | None = Non
     if typ is not None and header.get("typ") != typ:
         raise jwt.InvalidTokenError("Unexpected token type.")
     kid = header.get("kid")
-    key = public_key_for_kid(kid) if isinstance(kid, str) and len(kid) <= 64 else None
+    published = isinstance(kid, str) and len(kid) <= 64 and kid in published_kids()
+    key = public_key_for_kid(kid) if published else None
     if key is None:
         raise jwt.InvalidTokenError("Unknown signing key.")
     return jwt.decode(token, key, algorithms=["EdDSA"], audience=audience, **options)

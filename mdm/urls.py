@@ -9,6 +9,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from devices import portal as device_portal
+from devices import signing_keys_views as signing_key_pages
 from devices import views as device_pages
 from mdm.console import members
 from mdm.console.urls import urlpatterns as console_auth
@@ -34,6 +35,8 @@ console = [
     path("personas/<uuid:pk>/preview/", persona_pages.persona_preview, name="persona-preview"),
     path("pushes/<uuid:pk>/progress/", persona_pages.push_progress_view, name="push-progress"),
     path("enrollment/<uuid:pk>/revoke/", device_pages.enrollment_token_revoke_view, name="enrollment-revoke"),
+    path("signing-keys/", signing_key_pages.signing_keys, name="signing-keys"),
+    path("signing-keys/<str:kid>/retire/", signing_key_pages.signing_key_retire_view, name="signing-key-retire"),
 ]
 
 portal = [

@@ -20,6 +20,8 @@ from mdm.api.fields import (
 
 APP_ID_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z0-9_-]+)+$")
 SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+CAPABILITY_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+KID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # an RFC 7638 SHA-256 thumbprint, base64url
 
 
 class Base64Url32Field(StrictCharField):
@@ -142,6 +144,18 @@ class CheckinSerializer(serializers.Serializer):
     agent_version = PrintableCharField(max_length=32)
     compliance = ComplianceSerializer(required=False)
     work_apps = WorkAppSerializer(many=True, required=False, max_length=500)
+    # Protocol v1.1: what the agent understands (unknown names are ignored, for later versions).
+    capabilities = serializers.ListField(
+        child=StrictRegexField(CAPABILITY_PATTERN, max_length=64), required=False, max_length=32
+    )
+
+
+class SigningKeyRolloverSerializer(serializers.Serializer):
+    new_kid = serializers.CharField()
+    statement = serializers.CharField(
+        help_text="Compact JWS, EdDSA, typ mdm-key-rollover+jwt, signed by the key the device pins; claims iss, "
+        "aud (the device id), iat, exp, jti, old_kid, new_kid, new_key (the new public JWK)."
+    )
 
 
 class CheckinResponseSerializer(serializers.Serializer):
@@ -149,6 +163,18 @@ class CheckinResponseSerializer(serializers.Serializer):
     commands_pending = serializers.IntegerField()
     poll_interval_seconds = serializers.IntegerField()
     server_time = serializers.DateTimeField()
+    signing_key_rollover = SigningKeyRolloverSerializer(
+        required=False, help_text="v1.1, only to an agent with the signing_key_rollover capability."
+    )
+
+
+class SigningKeyAckSerializer(serializers.Serializer):
+    kid = StrictRegexField(KID_PATTERN, max_length=43, help_text="The kid the device pins now (the new_kid).")
+
+
+class SigningKeyAckResponseSerializer(serializers.Serializer):
+    kid = serializers.CharField()
+    policy_version = serializers.IntegerField(allow_null=True)
 
 
 class UnenrollResponseSerializer(serializers.Serializer):

@@ -13,6 +13,7 @@ urlpatterns = [
     path("token", views.TokenApi.as_view(), name="token"),
     path("checkin", views.CheckinApi.as_view(), name="checkin"),
     path("unenroll", views.UnenrollApi.as_view(), name="unenroll"),
+    path("signing-key", views.SigningKeyApi.as_view(), name="signing-key"),
     path("policy", views.PolicyApi.as_view(), name="policy"),
     path("container-key", views.ContainerKeyApi.as_view(), name="container-key"),
     path("commands", longpoll.commands_view, name="commands"),

@@ -1,4 +1,5 @@
-"""The agent API (agent protocol v1, sections 1, 2, 3 and 7). Thin: validate, call a service."""
+"""The agent API (agent protocol v1, sections 1, 2, 3 and 7, and the v1.1 key rollover). Thin:
+validate, call a service."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ from devices.agent_api.serializers import (
     EnrolledSerializer,
     EnrollSerializer,
     PolicyResponseSerializer,
+    SigningKeyAckResponseSerializer,
+    SigningKeyAckSerializer,
     TokenRequestSerializer,
     TokenResponseSerializer,
     UnenrollResponseSerializer,
@@ -34,6 +37,7 @@ from devices.delivery import command_record_result
 from devices.keys import HPKE_SUITE_NAME, container_key_active, container_key_seal
 from devices.models import Command, ContainerKey, Device, PolicyVersion
 from devices.services import CheckinReport, EnrollmentRequest, device_checkin, device_enroll, device_unenroll
+from devices.signing_keys import ROLLOVER_CAPABILITY, device_signing_key_move, rollover_offer
 from mdm.api.errors import Gone
 from mdm.lib import ratelimit
 from mdm.lib.http import client_ip
@@ -161,7 +165,31 @@ class CheckinApi(AgentApiView):
             "poll_interval_seconds": settings.MDM_POLL_INTERVAL_SECONDS,
             "server_time": timezone.now().isoformat().replace("+00:00", "Z"),
         }
+        # Protocol v1.1: only an agent that says it understands rollovers is offered one; a v1
+        # agent's answer stays exactly the v1 answer.
+        if ROLLOVER_CAPABILITY in data.get("capabilities", ()):
+            offer = rollover_offer(device=device)
+            if offer is not None:
+                body["signing_key_rollover"] = offer
         return Response(body)
+
+
+@extend_schema(
+    tags=["agent"],
+    request=SigningKeyAckSerializer,
+    responses={200: SigningKeyAckResponseSerializer, 400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 409: PROBLEM},
+)
+class SigningKeyApi(AgentApiView):
+    """Protocol v1.1: the agent verified a key-rollover statement and now pins its new key."""
+
+    def post(self, request):
+        serializer = SigningKeyAckSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        device = device_signing_key_move(
+            device=self.device_queryset().get(), new_kid=serializer.validated_data["kid"], client_ip=client_ip(request)
+        )
+        device.refresh_from_db(fields=["policy_version"])
+        return Response({"kid": device.signing_kid, "policy_version": device.policy_version})
 
 
 @extend_schema(tags=["agent"], request=None, responses={200: UnenrollResponseSerializer, 401: PROBLEM, 403: PROBLEM})

@@ -62,5 +62,5 @@ def readyz(request):
 @require_GET
 @cache_control(public=True, max_age=300)
 def jwks_view(request):
-    """The server's public signing keys (the active one first, then retired ones)."""
+    """The server's public signing keys (the active one first, then previous ones; never retired ones)."""
     return JsonResponse(jwks(), content_type="application/jwk-set+json")
