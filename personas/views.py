@@ -38,7 +38,12 @@ EXTRA_APP_ROWS = 3
 MAX_APP_ROW = MAX_APPS + EXTRA_APP_ROWS
 # Any field about an app row, well-formed or not: `apps[...]`, ASCII digits only when well-formed.
 _APP_FIELD = re.compile(r"^apps\[([^\]]*)\]")
-_APP_ROW = re.compile(r"^apps\[([0-9]{1,4})\]\.id$")
+_ROW_INDEX = r"[0-9]{1,4}"
+_APP_ROW = re.compile(rf"^apps\[({_ROW_INDEX})\]\.id$")
+
+
+def _is_app_row(index: str) -> bool:
+    return re.fullmatch(_ROW_INDEX, index) is not None and int(index) < MAX_APP_ROW
 
 
 @console_view(Perm.PERSONAS_VIEW)
@@ -97,11 +102,7 @@ def spec_from_post(post, base: dict) -> tuple[dict, dict]:
     """The spec the form describes, and the errors found while reading it (before validation)."""
     errors: dict[str, list[str]] = {}
     rows = sorted(int(m.group(1)) for key in post if (m := _APP_ROW.match(key)))
-    if any(
-        not (m.group(1).isascii() and m.group(1).isdigit() and len(m.group(1)) <= 4 and int(m.group(1)) < MAX_APP_ROW)
-        for key in post
-        if (m := _APP_FIELD.match(key))
-    ):
+    if any(not _is_app_row(m.group(1)) for key in post if (m := _APP_FIELD.match(key))):
         # A hand-made form: say so rather than read a row that the page never showed.
         errors["apps"] = [_("The form names app rows this page does not have; reload the page and try again.")]
         rows = []
