@@ -11,7 +11,7 @@ from django.utils import timezone
 from devices.choices import PENDING_COMMAND_STATES, CommandState
 from devices.commands import registry
 from devices.models import Command, Device
-from mdm.services import ServiceError
+from mdm.errors import ServiceError
 
 MAX_COMMANDS_PER_POLL = 50
 RESULT_STATES = {"acknowledged", "error", "not_now"}

@@ -31,13 +31,14 @@ from devices.models import Device, EnrollmentToken, PolicyVersion, Wipe
 from devices.privacy import privacy_summary
 from devices.services import enrollment_token_create
 from devices.wipe import corporate_lock, corporate_wipe_request
+from mdm.actors import Actor
 from mdm.audit import audit_event_record, register_actions
 from mdm.choices import Role
 from mdm.console.views import LockingAuthenticationForm
+from mdm.errors import ServiceError
 from mdm.lib.http import client_ip
 from mdm.models import Membership
 from mdm.permissions import memberships_of
-from mdm.services import ServiceError
 from personas.services import default_persona
 
 logger = logging.getLogger(__name__)
@@ -76,8 +77,8 @@ def portal_view(view):
     return wrapped
 
 
-def _actor(request) -> dict[str, str]:
-    return {"actor_type": "user", "actor_id": str(request.user.pk), "actor_label": f"{request.user.email} (portal)"}
+def _actor(request) -> Actor:
+    return Actor.member(request.user, via="portal")
 
 
 def _my_device(request, pk) -> Device:
@@ -170,7 +171,6 @@ def remove_work_persona(request, pk):
                 device=device,
                 reason="Removed by its owner in the self-service portal.",
                 actor=_actor(request),
-                user=request.user,
                 client_ip=client_ip(request),
             )
         except ServiceError as exc:

@@ -34,6 +34,7 @@ from devices.commands import registry
 from devices.models import Command, ContainerKey, Device, PolicyVersion, Push
 from devices.policy import new_policy_versions
 from devices.wakeups import wake_devices
+from mdm.actors import SYSTEM, Actor
 from mdm.celery import enqueue_on_commit
 from personas.compiler import persona_template
 from personas.models import Persona
@@ -55,7 +56,7 @@ def lease_until(now: datetime) -> datetime:
 
 
 def push_start_for_persona(
-    *, persona: Persona, actor: dict[str, str] | None = None, device_ids: list[str] | None = None
+    *, persona: Persona, actor: Actor | None = None, device_ids: list[str] | None = None
 ) -> Push:
     """Create a push of the persona's current revision and publish its task after commit.
 
@@ -75,7 +76,7 @@ def push_start_for_persona(
             persona_revision=persona.revision,
             targeted=targets.count(),
             device_ids=device_ids,
-            requested_by=(actor or {}).get("actor_label", "system")[:254],
+            requested_by=(actor or SYSTEM).label[:254],
         )
         if device_ids is None:
             # An older push still in flight would only deliver an older revision: stop it.
@@ -93,12 +94,12 @@ def persona_assign(
     *,
     persona: Persona,
     device_ids: list,
-    actor: dict[str, str] | None = None,
+    actor: Actor | None = None,
     client_ip: str | None = None,
 ) -> Push:
     """Move devices of the persona's organization to the persona, and push it to them."""
     from mdm.audit import audit_event_record
-    from mdm.services import ServiceError
+    from mdm.errors import ServiceError
 
     ids = sorted({str(device_id) for device_id in device_ids})
     if not ids or len(ids) > MAX_ASSIGN:

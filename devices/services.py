@@ -19,11 +19,12 @@ from devices.compliance import evaluate_compliance
 from devices.keys import container_key_create, container_keys_destroy
 from devices.models import Command, Device, EnrollmentToken, UsedAssertion
 from devices.policy import policy_issue
+from mdm.actors import Actor
 from mdm.audit import audit_event_record
+from mdm.errors import ServiceError
 from mdm.keyring import keyring, register_wrapped
 from mdm.lib import cache
 from mdm.models import Membership, Organization, SigningKey, User
-from mdm.services import ServiceError
 from mdm.signing import public_key_pin, signing_key_current
 from personas.models import Persona
 from personas.services import default_persona
@@ -71,7 +72,7 @@ def enrollment_token_create(
     employee: User | None = None,
     note: str = "",
     created_by: User | None = None,
-    actor: dict[str, str] | None = None,
+    actor: Actor | None = None,
     client_ip: str | None = None,
 ) -> IssuedEnrollmentToken:
     now = timezone.now()
@@ -127,7 +128,7 @@ def enrollment_token_create(
 
 @transaction.atomic
 def enrollment_token_revoke(
-    *, enrollment_token: EnrollmentToken, actor: dict[str, str] | None = None, client_ip: str | None = None
+    *, enrollment_token: EnrollmentToken, actor: Actor | None = None, client_ip: str | None = None
 ) -> EnrollmentToken:
     record = EnrollmentToken.objects.select_for_update().get(pk=enrollment_token.pk)
     if record.revoked_at is not None:
@@ -162,11 +163,6 @@ class EnrollmentRequest:
     agent_version: str
     signing_key: bytes
     encryption_key: bytes
-
-
-def device_actor(device: Device) -> dict[str, str]:
-    """How the audit log names a device acting on its own behalf."""
-    return {"actor_type": "device", "actor_id": str(device.pk), "actor_label": device.name}
 
 
 def _device_name(request: EnrollmentRequest, device_id) -> str:
@@ -230,7 +226,7 @@ def device_enroll(*, request: EnrollmentRequest, client_ip: str | None = None) -
         audit_event_record(
             organization=record.organization,
             action="device.enrolled",
-            actor=device_actor(device),
+            actor=Actor.device(device),
             target=device,
             details={
                 "platform": device.platform,
@@ -265,7 +261,7 @@ def device_retire(
     device: Device,
     action: str = "device.retired",
     reason: str = "",
-    actor: dict[str, str] | None = None,
+    actor: Actor | None = None,
     client_ip: str | None = None,
 ) -> Device:
     """Retire a device: its credentials stop working at once (the state cache is dropped on
@@ -299,7 +295,7 @@ def device_unenroll(*, device: Device, client_ip: str | None = None) -> Device:
         device=device,
         action="device.unenrolled",
         reason="removed on the device",
-        actor=device_actor(device),
+        actor=Actor.device(device),
         client_ip=client_ip,
     )
 
@@ -370,7 +366,7 @@ def _write_checkin(device: Device, changes: dict) -> None:
                 audit_event_record(
                     organization=device.organization,
                     action="device.wiped_by_agent",
-                    actor=device_actor(device),
+                    actor=Actor.device(device),
                     target=device,
                     details={"previous_state": device.container_state},
                 )

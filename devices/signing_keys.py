@@ -20,10 +20,11 @@ from django.utils import timezone
 from devices.choices import DeviceState
 from devices.models import Device, EnrollmentToken
 from devices.wakeups import wake_devices
-from mdm.audit import SYSTEM_ACTOR, audit_event_record
+from mdm.actors import SYSTEM, Actor
+from mdm.audit import audit_event_record
 from mdm.choices import SigningKeyState
+from mdm.errors import ServiceError
 from mdm.models import Organization, SigningKey
-from mdm.services import ServiceError
 from mdm.signing import PUBLISHED_STATES, active_kid, published_kids, rollover_statement, signing_key_destroy
 
 # What a v1.1 agent lists in its check-in's `capabilities` to be offered rollovers.
@@ -62,7 +63,6 @@ def device_signing_key_move(*, device: Device, new_kid: str, client_ip: str | No
     trusts.
     """
     from devices.policy import policy_issue_and_notify
-    from devices.services import device_actor
 
     device = Device.objects.select_for_update(of=("self",)).get(pk=device.pk)
     if device.signing_kid == new_kid:
@@ -80,7 +80,7 @@ def device_signing_key_move(*, device: Device, new_kid: str, client_ip: str | No
     audit_event_record(
         organization=device.organization,
         action="device.signing_key_rolled_over",
-        actor=device_actor(device),
+        actor=Actor.device(device),
         target=device,
         details={"old_kid": old_kid or None, "new_kid": new_kid},
         client_ip=client_ip,
@@ -111,7 +111,7 @@ def signing_key_retire(
     *,
     kid: str,
     force: bool = False,
-    actor: dict[str, str] | None = None,
+    actor: Actor | None = None,
     organization: Organization | None = None,
     client_ip: str | None = None,
 ) -> SigningKeyRetirement:
@@ -170,7 +170,7 @@ def signing_key_retire(
         audit_event_record(
             organization=org,
             action="signing_key.retired",
-            actor=(actor or SYSTEM_ACTOR) if acting else SYSTEM_ACTOR,
+            actor=(actor or SYSTEM) if acting else SYSTEM,
             target_type="signing_key",
             target_id=kid,
             details={"kid": kid, "devices_pinning": per_organization.get(org.pk, 0), "forced": bool(total)},

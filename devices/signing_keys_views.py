@@ -18,10 +18,10 @@ from django.utils.translation import gettext_lazy
 from devices.signing_keys import signing_key_pins, signing_key_retire
 from mdm.choices import SigningKeyState
 from mdm.console.decorators import console_view
+from mdm.errors import ServiceError
 from mdm.lib.http import client_ip
 from mdm.models import SigningKey
 from mdm.permissions import Perm
-from mdm.services import ServiceError
 
 CONFIRM_CHARS = 8
 

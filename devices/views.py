@@ -20,11 +20,11 @@ from devices.models import Command, Device, EnrollmentToken, Push, Wipe
 from devices.services import enrollment_token_create, enrollment_token_revoke
 from devices.wipe import corporate_lock, corporate_wipe_request, employee_wipe, wipe_approve, wipe_cancel
 from mdm.console.decorators import console_view
+from mdm.errors import ServiceError
 from mdm.lib.durations import parse_duration
 from mdm.lib.http import client_ip
 from mdm.models import AuditEvent, User
 from mdm.permissions import Perm
-from mdm.services import ServiceError
 from personas.models import Persona
 
 PAGE_SIZE = 50
@@ -139,7 +139,6 @@ def device_wipe(request, pk):
                 device=device,
                 reason=form.cleaned_data["reason"],
                 actor=request.org.actor,
-                user=request.user,
                 client_ip=client_ip(request),
             )
         except ServiceError as exc:
@@ -225,7 +224,7 @@ def wipe_decide(request, pk, approve: bool):
     wipe = get_object_or_404(Wipe.objects.filter(organization=request.org.organization), pk=pk)
     try:
         if approve:
-            wipe_approve(wipe=wipe, actor=request.org.actor, user=request.user, client_ip=client_ip(request))
+            wipe_approve(wipe=wipe, actor=request.org.actor, client_ip=client_ip(request))
             messages.success(request, _("Wipe approved and sent."))
         else:
             wipe_cancel(wipe=wipe, actor=request.org.actor, client_ip=client_ip(request))
@@ -255,7 +254,6 @@ def employee_wipe_view(request):
                     employee=employee,
                     reason=form.cleaned_data["reason"],
                     actor=request.org.actor,
-                    user=request.user,
                     client_ip=client_ip(request),
                 )
             except ServiceError as exc:  # a device retired meanwhile; the wipes before it stand

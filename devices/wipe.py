@@ -20,19 +20,20 @@ from devices.choices import ContainerState, DeviceState
 from devices.commands import registry
 from devices.keys import container_keys_destroy
 from devices.models import Command, Device, Wipe
-from devices.services import device_actor, device_retire
+from devices.services import device_retire
 from devices.wakeups import wake_devices
-from mdm.audit import SYSTEM_ACTOR, audit_event_record
+from mdm.actors import SYSTEM, Actor
+from mdm.audit import audit_event_record
+from mdm.errors import ServiceError
 from mdm.models import Organization, User
-from mdm.services import ServiceError
 
 logger = logging.getLogger(__name__)
 
 MAX_REASON = 500
 
 
-def _actor_label(actor: dict[str, str] | None) -> str:
-    return (actor or SYSTEM_ACTOR).get("actor_label", "system")[:254]
+def _actor_label(actor: Actor | None) -> str:
+    return (actor or SYSTEM).label[:254]
 
 
 def _wake_after_commit(device_id) -> None:
@@ -68,8 +69,7 @@ def corporate_wipe_request(
     *,
     device: Device,
     reason: str,
-    actor: dict[str, str] | None = None,
-    user: User | None = None,
+    actor: Actor | None = None,
     client_ip: str | None = None,
     now: datetime | None = None,
 ) -> Wipe:
@@ -99,7 +99,7 @@ def corporate_wipe_request(
             device=device,
             reason=reason,
             requested_by=_actor_label(actor),
-            requested_by_user=user,
+            requested_by_user=(actor or SYSTEM).user,
             requested_at=now,
             state=Wipe.State.HELD,
         )
@@ -118,14 +118,15 @@ def corporate_wipe_request(
     return wipe
 
 
-def wipe_approve(*, wipe: Wipe, actor: dict[str, str], user: User | None, client_ip: str | None = None) -> Wipe:
+def wipe_approve(*, wipe: Wipe, actor: Actor, client_ip: str | None = None) -> Wipe:
     """A second admin lets a held wipe go. The one who asked for it cannot."""
     with transaction.atomic():
         wipe = Wipe.objects.select_for_update().select_related("device").get(pk=wipe.pk)
         if wipe.state != Wipe.State.HELD:
             raise ServiceError(f"This wipe is {wipe.state}, not held.", code="conflict")
-        same_person = user is not None and wipe.requested_by_user_id == user.pk
-        if same_person or _actor_label(actor) == wipe.requested_by:
+        # The person counts, not the label: a member approving through their API token is still
+        # the member who asked.
+        if actor.is_same_person(wipe.requested_by_user_id):
             raise ServiceError(
                 "A held wipe needs the approval of a second admin, not of the one who requested it.",
                 code="second_admin_required",
@@ -149,7 +150,7 @@ def wipe_approve(*, wipe: Wipe, actor: dict[str, str], user: User | None, client
     return wipe
 
 
-def wipe_cancel(*, wipe: Wipe, actor: dict[str, str], client_ip: str | None = None) -> Wipe:
+def wipe_cancel(*, wipe: Wipe, actor: Actor, client_ip: str | None = None) -> Wipe:
     """Cancel a held wipe. (A sent wipe cannot be taken back: its keys are already gone.)"""
     with transaction.atomic():
         wipe = Wipe.objects.select_for_update().select_related("device").get(pk=wipe.pk)
@@ -175,7 +176,7 @@ def wipe_result(*, command: Command, device: Device, acknowledged: bool) -> None
     device = Device.objects.select_for_update().get(pk=device.pk)  # the device first, as everywhere
     wipe = Wipe.objects.select_for_update().filter(command=command).first()
     now = timezone.now()
-    actor = device_actor(device)
+    actor = Actor.device(device)
     if wipe is not None:
         wipe.state = Wipe.State.DONE if acknowledged else Wipe.State.FAILED
         wipe.completed_at = now
@@ -197,7 +198,7 @@ def corporate_lock(
     *,
     device: Device,
     lock: bool,
-    actor: dict[str, str] | None = None,
+    actor: Actor | None = None,
     client_ip: str | None = None,
     reason: str = "",
 ) -> Command:
@@ -239,14 +240,13 @@ def employee_wipe(
     organization: Organization,
     employee: User,
     reason: str,
-    actor: dict[str, str] | None = None,
-    user: User | None = None,
+    actor: Actor | None = None,
     client_ip: str | None = None,
 ) -> list[Wipe]:
     """Wipe every active device of an employee (they left): each its own tracked wipe."""
     devices = Device.objects.filter(organization=organization, owner=employee, state=DeviceState.ACTIVE)
     return [
-        corporate_wipe_request(device=device, reason=reason, actor=actor, user=user, client_ip=client_ip)
+        corporate_wipe_request(device=device, reason=reason, actor=actor, client_ip=client_ip)
         for device in devices.order_by("enrolled_at")
     ]
 
@@ -261,7 +261,7 @@ def enforcement_apply(*, now: datetime | None = None) -> dict[str, int]:
         .exclude(container_state__in=[ContainerState.WIPE_PENDING, ContainerState.WIPED])
         .select_related("persona")
     )
-    actor = {"actor_type": "system", "actor_id": "", "actor_label": "enforcement rules"}
+    actor = Actor.system("enforcement rules")
     for device in candidates.iterator(chunk_size=500):
         persona = device.persona
         if persona is None:
@@ -273,7 +273,7 @@ def enforcement_apply(*, now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def _enforce(device: Device, persona, now: datetime, actor: dict[str, str], counts: dict[str, int]) -> None:
+def _enforce(device: Device, persona, now: datetime, actor: Actor, counts: dict[str, int]) -> None:
     """One device: wipe past M days, else lock past N days (each at most once)."""
     days = (now - device.noncompliant_since).total_seconds() / 86400
     if persona.wipe_after_days is not None and days >= persona.wipe_after_days:

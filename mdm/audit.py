@@ -21,6 +21,7 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
+from mdm.actors import SYSTEM, Actor
 from mdm.models import AuditEvent, Organization
 
 GENESIS_HASH = "0" * 64
@@ -78,14 +79,11 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(event.prev_hash.encode() + b"\n" + _canonical(event)).hexdigest()
 
 
-SYSTEM_ACTOR = {"actor_type": "system", "actor_id": "", "actor_label": "system"}
-
-
 def audit_event_record(
     *,
     organization: Organization,
     action: str,
-    actor: dict[str, str] | None = None,
+    actor: Actor | None = None,
     target: models.Model | None = None,
     target_type: str = "",
     target_id: str = "",
@@ -96,13 +94,12 @@ def audit_event_record(
 ) -> AuditEvent:
     """Append one event to `organization`'s chain, in the caller's transaction.
 
-    `actor` is a dict with actor_type, actor_id and actor_label (OrgContext.actor gives one);
-    None means the system itself. `target` may be a model instance, or be described by the
-    target_* strings.
+    `actor` is who acts (OrgContext.actor gives the one of a request); None means the system.
+    `target` may be a model instance, or be described by the target_* strings.
     """
     if action not in AUDIT_ACTIONS:
         raise ValueError(f"Unknown audit action {action!r}: declare it with register_actions().")
-    actor = actor or SYSTEM_ACTOR
+    actor = actor or SYSTEM
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or str(target.pk)
@@ -115,9 +112,9 @@ def audit_event_record(
             organization_id=head.pk,
             seq=head.audit_seq + 1,
             created_at=at or timezone.now(),
-            actor_type=actor["actor_type"],
-            actor_id=actor.get("actor_id", ""),
-            actor_label=actor.get("actor_label", "")[:254],
+            actor_type=str(actor.kind),
+            actor_id=actor.id,
+            actor_label=actor.label[:254],
             action=action,
             target_type=target_type,
             target_id=target_id,

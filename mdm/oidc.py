@@ -13,8 +13,9 @@ from django.contrib import messages
 from django.core.exceptions import SuspiciousOperation
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
+from mdm.errors import ServiceError
 from mdm.lib.http import client_ip
-from mdm.services import ServiceError, external_identity_verify
+from mdm.services import external_identity_verify
 
 logger = logging.getLogger(__name__)
 

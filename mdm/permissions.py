@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 
+from mdm.actors import Actor
 from mdm.choices import Role
 
 if TYPE_CHECKING:
@@ -92,15 +93,11 @@ class OrgContext:
             raise PermissionDenied(f"Your role ({self.role}) does not allow this ({perm}).")
 
     @property
-    def actor(self) -> dict[str, str]:
-        """How the audit log names whoever acts through this context."""
+    def actor(self) -> Actor:
+        """Whoever acts through this context: the member, or their API token."""
         if self.api_token is not None:
-            return {
-                "actor_type": "api_token",
-                "actor_id": str(self.api_token.pk),
-                "actor_label": f"{self.user.email} (token {self.api_token.prefix})",
-            }
-        return {"actor_type": "user", "actor_id": str(self.user.pk), "actor_label": self.user.email}
+            return Actor.api_token(self.api_token)
+        return Actor.member(self.user)
 
 
 SESSION_ORG_KEY = "mdm_organization_id"

@@ -14,8 +14,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import slugify
 
-from mdm.audit import SYSTEM_ACTOR, audit_event_record, register_actions
+from mdm.actors import SYSTEM, Actor
+from mdm.audit import audit_event_record, register_actions
 from mdm.choices import Role
+from mdm.errors import ServiceError
 from mdm.models import ApiToken, ExternalIdentity, Invitation, Membership, Organization, User
 
 API_TOKEN_PREFIX = "mdmat_"
@@ -35,21 +37,6 @@ register_actions(
 ORGANIZATION_CREATED_HOOKS: list = []
 
 
-class ServiceError(Exception):
-    """A refused operation, with a message fit for the person who asked.
-
-    `status` is the HTTP status an API answers with (400 unless said otherwise; a `conflict`
-    is 409), `code` the problem's snake_case code, `field` the input field at fault, if any.
-    """
-
-    def __init__(self, message: str, *, code: str = "invalid", field: str | None = None, status: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.code = code
-        self.status = status or (409 if code == "conflict" else 400)
-
-
 def _unique_slug(name: str) -> str:
     base = slugify(name)[:60] or "org"
     slug, n = base, 2
@@ -59,9 +46,7 @@ def _unique_slug(name: str) -> str:
 
 
 @transaction.atomic
-def organization_create(
-    *, name: str, actor: dict[str, str] | None = None, client_ip: str | None = None
-) -> Organization:
+def organization_create(*, name: str, actor: Actor | None = None, client_ip: str | None = None) -> Organization:
     name = name.strip()
     if not name:
         raise ServiceError("An organization needs a name.", field="name")
@@ -85,7 +70,7 @@ def membership_add(
     organization: Organization,
     user: User,
     role: str,
-    actor: dict[str, str] | None = None,
+    actor: Actor | None = None,
     client_ip: str | None = None,
 ) -> Membership:
     """Make `user` a member at once. Only where the account consents or is new: an accepted
@@ -125,7 +110,7 @@ def api_token_create(
     name: str,
     expires_at: datetime | None = None,
     created_by: User | None = None,
-    actor: dict[str, str] | None = None,
+    actor: Actor | None = None,
     client_ip: str | None = None,
 ) -> IssuedApiToken:
     name = name.strip()
@@ -160,9 +145,7 @@ def api_token_create(
 
 
 @transaction.atomic
-def api_token_revoke(
-    *, api_token: ApiToken, actor: dict[str, str] | None = None, client_ip: str | None = None
-) -> ApiToken:
+def api_token_revoke(*, api_token: ApiToken, actor: Actor | None = None, client_ip: str | None = None) -> ApiToken:
     api_token = ApiToken.objects.select_for_update().get(pk=api_token.pk)
     if api_token.revoked_at is not None:
         return api_token  # revoking twice changes nothing and writes nothing
@@ -216,7 +199,7 @@ def bootstrap(*, org_name: str, email: str, password: str | None = None) -> Boot
     organization = Organization.objects.filter(name=org_name.strip()).first()
     created_organization = organization is None
     if organization is None:
-        organization = organization_create(name=org_name, actor=SYSTEM_ACTOR)
+        organization = organization_create(name=org_name, actor=SYSTEM)
     user = User.objects.filter(email__iexact=email).first()
     created_user = user is None
     generated = None
@@ -226,7 +209,7 @@ def bootstrap(*, org_name: str, email: str, password: str | None = None) -> Boot
         user = User.objects.create_user(email=email, password=password)
     created_membership = False
     if not Membership.objects.filter(organization=organization, user=user).exists():
-        membership_add(organization=organization, user=user, role=Role.OWNER, actor=SYSTEM_ACTOR)
+        membership_add(organization=organization, user=user, role=Role.OWNER, actor=SYSTEM)
         created_membership = True
     return BootstrapResult(organization, user, generated, created_organization, created_user, created_membership)
 
@@ -261,7 +244,7 @@ def _is_last_owner(membership: Membership) -> bool:
 
 @transaction.atomic
 def membership_change_role(
-    *, membership: Membership, role: str, actor: dict[str, str] | None = None, client_ip: str | None = None
+    *, membership: Membership, role: str, actor: Actor | None = None, client_ip: str | None = None
 ) -> Membership:
     if role not in Role.values:
         raise ServiceError(f"Unknown role {role!r}; one of: {', '.join(Role.values)}.", field="role")
@@ -286,7 +269,7 @@ def membership_change_role(
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership, actor: dict[str, str] | None = None, client_ip: str | None = None):
+def membership_remove(*, membership: Membership, actor: Actor | None = None, client_ip: str | None = None):
     """Remove a member: their console access and their API tokens (which act as them) end."""
     membership = _lock_owners(membership)
     if _is_last_owner(membership):
@@ -332,7 +315,7 @@ def member_invite(
     email: str,
     role: str,
     invited_by: User | None = None,
-    actor: dict[str, str] | None = None,
+    actor: Actor | None = None,
     client_ip: str | None = None,
 ) -> MemberInviteResult:
     """Invite `email` into the organization with `role`.
@@ -377,10 +360,6 @@ def pending_invitations_of(user: User) -> list[Invitation]:
     return list(rows.order_by("created_at"))
 
 
-def _user_actor(user: User) -> dict[str, str]:
-    return {"actor_type": "user", "actor_id": str(user.pk), "actor_label": user.email}
-
-
 def _lock_invitation(invitation: Invitation, user: User) -> Invitation:
     locked = (
         Invitation.objects.select_for_update(of=("self",))
@@ -403,7 +382,7 @@ def invitation_accept(*, invitation: Invitation, user: User, client_ip: str | No
             code="expired",
             status=410,
         )
-    actor = _user_actor(user)
+    actor = Actor.member(user)
     audit_event_record(
         organization=invitation.organization,
         action="member.invitation_accepted",
@@ -427,7 +406,7 @@ def invitation_decline(*, invitation: Invitation, user: User, client_ip: str | N
     audit_event_record(
         organization=invitation.organization,
         action="member.invitation_declined",
-        actor=_user_actor(user),
+        actor=Actor.member(user),
         target=invitation,
         target_label=user.email,
         details={"email": user.email, "role": invitation.role},
@@ -437,7 +416,7 @@ def invitation_decline(*, invitation: Invitation, user: User, client_ip: str | N
 
 
 @transaction.atomic
-def invitation_revoke(*, invitation: Invitation, actor: dict[str, str] | None = None, client_ip: str | None = None):
+def invitation_revoke(*, invitation: Invitation, actor: Actor | None = None, client_ip: str | None = None):
     """An owner cancels a pending invitation of their organization."""
     invitation = _lock_invitation(invitation, invitation.user)
     audit_event_record(
@@ -507,7 +486,7 @@ def external_identity_verify(
         audit_event_record(
             organization=organization,
             action="account.sso_bound",
-            actor=_user_actor(user),
+            actor=Actor.member(user),
             target=binding,
             target_label=user.email,
             details={"email": user.email, "issuer": issuer, "subject": subject},

@@ -23,7 +23,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from mdm.audit import SYSTEM_ACTOR, audit_event_record
+from mdm.actors import SYSTEM, Actor
+from mdm.audit import audit_event_record
 from mdm.choices import SigningKeyState
 from mdm.keyring import keyring
 from mdm.lib import cache
@@ -95,7 +96,7 @@ def _forget_published_set() -> None:
 
 
 @transaction.atomic
-def signing_key_rotate(*, actor: dict[str, str] | None = None) -> tuple[SigningKey | None, SigningKey]:
+def signing_key_rotate(*, actor: Actor | None = None) -> tuple[SigningKey | None, SigningKey]:
     """Activate a new key; the active one becomes `previous`: still published, and still signing
     for the devices that pin it until each has rolled over to the new one (protocol v1.1).
 
@@ -113,7 +114,7 @@ def signing_key_rotate(*, actor: dict[str, str] | None = None) -> tuple[SigningK
         audit_event_record(
             organization=organization,
             action="signing_key.rotated",
-            actor=actor or SYSTEM_ACTOR,
+            actor=actor or SYSTEM,
             target_type="signing_key",
             target_id=new.kid,
             details={"old_kid": old.kid if old else None, "new_kid": new.kid},

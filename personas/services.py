@@ -9,9 +9,10 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 from rest_framework.exceptions import ValidationError
 
+from mdm.actors import Actor
 from mdm.audit import audit_event_record
+from mdm.errors import ServiceError
 from mdm.models import Organization
-from mdm.services import ServiceError
 from personas.choices import Channel, Direction
 from personas.models import AppRule, Persona, SharingRule
 from personas.spec import DEFAULT_PRESET, PRESETS, diff, merge, preset_spec, validate_spec
@@ -120,7 +121,7 @@ def persona_create(
     preset: str = DEFAULT_PRESET,
     changes: dict | None = None,
     is_default: bool = False,
-    actor: dict[str, str] | None = None,
+    actor: Actor | None = None,
     client_ip: str | None = None,
 ) -> Persona:
     """A new persona from a preset, with `changes` laid over it (see personas.spec.merge)."""
@@ -154,7 +155,7 @@ def persona_update(
     persona: Persona,
     spec: dict | None = None,
     patch: dict | None = None,
-    actor: dict[str, str] | None = None,
+    actor: Actor | None = None,
     client_ip: str | None = None,
 ) -> tuple[Persona, list[str]]:
     """Replace the persona's settings with `spec`, or lay `patch` over the current ones (merged
@@ -189,7 +190,7 @@ def persona_update(
 
 
 @transaction.atomic
-def persona_delete(*, persona: Persona, actor: dict[str, str] | None = None, client_ip: str | None = None) -> None:
+def persona_delete(*, persona: Persona, actor: Actor | None = None, client_ip: str | None = None) -> None:
     """Delete a persona no device and no enrollment token uses (409 otherwise)."""
     persona = Persona.objects.select_for_update().get(pk=persona.pk)
     if persona.is_default:

@@ -23,10 +23,10 @@ from devices.models import Device, Push
 from devices.push import push_progress, push_start_for_persona
 from mdm.api.errors import _field_errors
 from mdm.console.decorators import console_view
+from mdm.errors import ServiceError
 from mdm.lib import jsonsafe
 from mdm.lib.http import client_ip
 from mdm.permissions import Perm
-from mdm.services import ServiceError
 from personas.choices import PLATFORMS, Channel, Decision, Direction, InstallMode, PasscodeComplexity
 from personas.compiler import compile_policy, persona_template
 from personas.models import Persona

@@ -21,7 +21,7 @@ from django.test import Client
 from agent.device import Device as AgentDevice
 from agent.transport import AgentError, Reply, Transport
 from devices.services import enrollment_token_create
-from mdm.audit import SYSTEM_ACTOR
+from mdm.actors import SYSTEM
 from mdm.models import Membership
 from mdm.services import membership_add
 
@@ -104,11 +104,11 @@ def issue_token(actors):
 
     def issue(**kwargs):
         kwargs.setdefault("organization", actors.org)
-        kwargs.setdefault("actor", SYSTEM_ACTOR)
+        kwargs.setdefault("actor", SYSTEM)
         employee = kwargs.get("employee")
         if employee is not None and not Membership.objects.filter(user=employee, organization=kwargs["organization"]):
             # A token is bound only to a member: make the employee one, as the console would.
-            membership_add(organization=kwargs["organization"], user=employee, role="employee", actor=SYSTEM_ACTOR)
+            membership_add(organization=kwargs["organization"], user=employee, role="employee", actor=SYSTEM)
         return enrollment_token_create(**kwargs)
 
     return issue

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from mdm.audit import SYSTEM_ACTOR
+from mdm.actors import SYSTEM
 from mdm.choices import Role
 from mdm.models import Membership, Organization, User
 from mdm.services import api_token_create, bootstrap, membership_add
@@ -37,7 +37,7 @@ class Actors:
         return memberships.get(organization=org) if org else memberships[0]
 
     def token(self, user: User, org: Organization | None = None) -> str:
-        return api_token_create(membership=self.membership(user, org), name="test", actor=SYSTEM_ACTOR).token
+        return api_token_create(membership=self.membership(user, org), name="test", actor=SYSTEM).token
 
     def api(self, user: User | None, org: Organization | None = None) -> APIClient:
         """An API client acting as `user` through an API token (anonymous when None)."""
@@ -76,7 +76,7 @@ def actors(db) -> Actors:
         (Role.AUDITOR, "dana@acme.test"),
     ]:
         members[role] = make_user(email)
-        membership_add(organization=acme.organization, user=members[role], role=role, actor=SYSTEM_ACTOR)
+        membership_add(organization=acme.organization, user=members[role], role=role, actor=SYSTEM)
     return Actors(
         org=acme.organization,
         other_org=other.organization,

@@ -228,7 +228,6 @@ class DeviceWipeApi(OrgScopedMixin, APIView):
             device=_device(self, pk),
             reason=serializer.validated_data["reason"],
             actor=self.org_context.actor,
-            user=self.org_context.user,
             client_ip=client_ip(request),
         )
         return Response(_wipe_answer(wipe), status=status.HTTP_202_ACCEPTED)
@@ -294,9 +293,7 @@ class WipeDecisionApi(OrgScopedMixin, APIView):
         """Approve (a second admin) or cancel a held wipe."""
         wipe = get_object_or_404(Wipe.objects.filter(organization=self.organization), pk=pk)
         if self.approve:
-            wipe = wipe_approve(
-                wipe=wipe, actor=self.org_context.actor, user=self.org_context.user, client_ip=client_ip(request)
-            )
+            wipe = wipe_approve(wipe=wipe, actor=self.org_context.actor, client_ip=client_ip(request))
         else:
             wipe = wipe_cancel(wipe=wipe, actor=self.org_context.actor, client_ip=client_ip(request))
         return Response(_wipe_answer(wipe))
@@ -324,7 +321,6 @@ class EmployeeWipeApi(OrgScopedMixin, APIView):
             employee=employee,
             reason=serializer.validated_data["reason"],
             actor=self.org_context.actor,
-            user=self.org_context.user,
             client_ip=client_ip(request),
         )
         return Response({"wipes": [_wipe_answer(w) for w in wipes]}, status=status.HTTP_202_ACCEPTED)

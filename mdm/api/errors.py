@@ -15,7 +15,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from mdm.services import ServiceError
+from mdm.errors import ServiceError
 
 logger = logging.getLogger("mdm.api")
 
@@ -118,8 +118,7 @@ def problem_exception_handler(exc, context):
     headers = {}
     if isinstance(exc, ServiceError):
         status_code = exc.status
-        errors = {exc.field: [exc.message]} if exc.field else None
-        body = problem(status_code, code=exc.code, detail=exc.message, errors=errors)
+        body = problem(status_code, code=exc.code, detail=exc.message, errors=exc.errors or None)
         return Response(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

@@ -2,6 +2,7 @@
 
 from devices.models import Device, Wipe
 from devices.wipe import corporate_wipe_request
+from mdm.actors import Actor
 from mdm.audit import audit_event_record
 
 
@@ -9,9 +10,7 @@ def test_a_second_admin_approves_a_held_wipe_the_requester_cannot(client, actors
     settings.MDM_MASS_WIPE_THRESHOLD = 0  # every wipe is held
     agent = agent_factory()
     device = Device.objects.get(pk=agent.identity["device_id"])
-    wipe = corporate_wipe_request(device=device, reason="audit", user=actors.admin,
-                                  actor={"actor_type": "user", "actor_id": str(actors.admin.pk),
-                                         "actor_label": actors.admin.email})  # fmt: skip
+    wipe = corporate_wipe_request(device=device, reason="audit", actor=Actor.member(actors.admin))
     assert wipe.state == "held"
     client.force_login(actors.admin)
     page = client.get("/console/wipes/").content.decode()

@@ -7,14 +7,14 @@ import pytest
 from django.core import mail
 
 from devices.models import Device, EnrollmentToken, Wipe
-from mdm.audit import SYSTEM_ACTOR
+from mdm.actors import SYSTEM
 from mdm.models import AuditEvent
 from mdm.services import membership_add
 
 
 @pytest.fixture
 def employee(actors):
-    membership_add(organization=actors.org, user=actors.employee, role="employee", actor=SYSTEM_ACTOR)
+    membership_add(organization=actors.org, user=actors.employee, role="employee", actor=SYSTEM)
     return actors.employee
 
 
@@ -134,7 +134,7 @@ def test_the_privacy_page_names_the_exempt_apps(client, employee, agent_factory)
 
 
 def test_someone_employed_by_two_organizations_picks_one(client, actors, employee):
-    membership_add(organization=actors.other_org, user=employee, role="employee", actor=SYSTEM_ACTOR)
+    membership_add(organization=actors.other_org, user=employee, role="employee", actor=SYSTEM)
     client.force_login(employee)
     page = client.get("/portal/").content.decode()
     assert "Acme" in page and "Globex" in page and 'name="organization"' in page

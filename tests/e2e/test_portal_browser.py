@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from mdm.audit import SYSTEM_ACTOR
+from mdm.actors import SYSTEM
 from mdm.services import membership_add
 from tests.e2e.conftest import PASSWORD, set_password, shot
 
@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 def test_an_employee_enrolls_reads_the_privacy_page_and_removes_the_work_profile(
     live_mdm, celery_worker, actors, browser_page, tmp_path
 ):
-    membership_add(organization=actors.org, user=actors.employee, role="employee", actor=SYSTEM_ACTOR)
+    membership_add(organization=actors.org, user=actors.employee, role="employee", actor=SYSTEM)
     set_password(actors.employee)
     page, base = browser_page, live_mdm.url
 

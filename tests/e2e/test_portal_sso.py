@@ -7,7 +7,7 @@ import urllib.request
 
 import pytest
 
-from mdm.audit import SYSTEM_ACTOR
+from mdm.actors import SYSTEM
 from mdm.models import AuditEvent, ExternalIdentity
 from mdm.services import membership_add
 from tests.live import LiveServer
@@ -33,7 +33,7 @@ def browser():
 
 def test_an_invited_employee_signs_in_with_sso(sso, actors):
     provider, server = sso
-    membership_add(organization=actors.org, user=actors.employee, role="employee", actor=SYSTEM_ACTOR)
+    membership_add(organization=actors.org, user=actors.employee, role="employee", actor=SYSTEM)
     provider.user_email = "erin@acme.test"
     client = browser()
     login = client.open(f"{server.url}/portal/login/", timeout=10).read().decode()
@@ -85,7 +85,7 @@ def _sign_in(server) -> tuple[str, str]:
 
 
 def _employ_erin(actors) -> None:
-    membership_add(organization=actors.org, user=actors.employee, role="employee", actor=SYSTEM_ACTOR)
+    membership_add(organization=actors.org, user=actors.employee, role="employee", actor=SYSTEM)
 
 
 def test_the_first_sso_sign_in_binds_the_account_to_the_providers_subject(sso, actors):

@@ -15,7 +15,7 @@ from django.db import connection
 from django.utils import timezone
 
 from mdm import services
-from mdm.audit import SYSTEM_ACTOR
+from mdm.actors import SYSTEM
 from mdm.choices import Role
 from mdm.models import AuditEvent, ExternalIdentity, Invitation, Membership
 from mdm.services import (
@@ -33,7 +33,7 @@ ISSUER = "https://idp.acme.test"
 
 
 def invite(actors, user, role="helpdesk"):
-    return member_invite(organization=actors.org, email=user.email, role=role, actor=SYSTEM_ACTOR).invitation
+    return member_invite(organization=actors.org, email=user.email, role=role, actor=SYSTEM).invitation
 
 
 # --- Pending invitations -------------------------------------------------------------------------
@@ -118,7 +118,7 @@ def test_the_invitee_sees_pending_invitations_on_sign_in(client, actors):
     invite(actors, actors.outsider, role="auditor")
     client.force_login(actors.outsider)
     assert "1 pending invitation" in client.get("/console/").content.decode()
-    membership_add(organization=actors.other_org, user=actors.employee, role="employee", actor=SYSTEM_ACTOR)
+    membership_add(organization=actors.other_org, user=actors.employee, role="employee", actor=SYSTEM)
     invite(actors, actors.employee, role="employee")
     client.force_login(actors.employee)
     assert "1 pending invitation" in client.get("/portal/").content.decode()
@@ -202,7 +202,7 @@ def test_an_owner_cancels_a_pending_invitation(client, actors):
 
 
 def test_the_first_sso_sign_in_binds_the_account_and_audits_it_in_each_organization(actors):
-    membership_add(organization=actors.other_org, user=actors.admin, role="auditor", actor=SYSTEM_ACTOR)
+    membership_add(organization=actors.other_org, user=actors.admin, role="auditor", actor=SYSTEM)
     binding = external_identity_verify(user=actors.admin, issuer=ISSUER, subject="bob-1")
     assert (binding.user, binding.issuer, binding.subject) == (actors.admin, ISSUER, "bob-1")
     events = AuditEvent.objects.filter(action="account.sso_bound")
@@ -287,15 +287,15 @@ def _concurrently(monkeypatch, *calls) -> list[str]:
 
 def _act(kind, membership):
     if kind == "demote":
-        return lambda: membership_change_role(membership=membership, role=Role.ADMIN, actor=SYSTEM_ACTOR)
-    return lambda: membership_remove(membership=membership, actor=SYSTEM_ACTOR)
+        return lambda: membership_change_role(membership=membership, role=Role.ADMIN, actor=SYSTEM)
+    return lambda: membership_remove(membership=membership, actor=SYSTEM)
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(("first", "second"), [("demote", "demote"), ("remove", "remove"), ("demote", "remove")])
 def test_two_owners_demoting_or_removing_each_other_at_once_leave_an_owner(actors, monkeypatch, first, second):
     olivia = make_user("olivia@acme.test")
-    membership_add(organization=actors.org, user=olivia, role=Role.OWNER, actor=SYSTEM_ACTOR)
+    membership_add(organization=actors.org, user=olivia, role=Role.OWNER, actor=SYSTEM)
     alice = Membership.objects.get(organization=actors.org, user=actors.owner)
     theirs = Membership.objects.get(organization=actors.org, user=olivia)
     outcomes = _concurrently(monkeypatch, _act(first, theirs), _act(second, alice))

@@ -10,8 +10,8 @@ import pytest
 from rest_framework.exceptions import ValidationError
 
 from mdm.api.errors import _field_errors
+from mdm.errors import ServiceError
 from mdm.models import AuditEvent
-from mdm.services import ServiceError
 from personas.choices import Channel
 from personas.models import Persona
 from personas.services import persona_create, persona_update, spec_of

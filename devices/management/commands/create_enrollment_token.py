@@ -6,11 +6,11 @@ from django.utils import timezone
 
 from devices.choices import Ownership
 from devices.services import enrollment_token_create
-from mdm.audit import SYSTEM_ACTOR
+from mdm.actors import SYSTEM
+from mdm.errors import ServiceError
 from mdm.lib.durations import parse_duration
 from mdm.models import Organization, User
 from mdm.selectors import org_filter
-from mdm.services import ServiceError
 from personas.models import Persona
 
 
@@ -54,7 +54,7 @@ class Command(BaseCommand):
                 expires_at=timezone.now() + lifetime,
                 employee=employee_obj,
                 note=note,
-                actor=SYSTEM_ACTOR,
+                actor=SYSTEM,
             )
         except (ValueError, ServiceError) as exc:
             raise CommandError(getattr(exc, "message", str(exc))) from exc

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from devices.signing_keys import signing_key_pins, signing_key_retire
+from mdm.errors import ServiceError
 from mdm.models import SigningKey
-from mdm.services import ServiceError
 
 
 class Command(BaseCommand):

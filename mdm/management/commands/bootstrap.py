@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from mdm.services import ServiceError, bootstrap
+from mdm.errors import ServiceError
+from mdm.services import bootstrap
 
 
 class Command(BaseCommand):

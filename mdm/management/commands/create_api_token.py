@@ -3,10 +3,11 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from mdm.audit import SYSTEM_ACTOR
+from mdm.actors import SYSTEM
+from mdm.errors import ServiceError
 from mdm.models import Membership
 from mdm.selectors import org_filter
-from mdm.services import ServiceError, api_token_create
+from mdm.services import api_token_create
 
 
 class Command(BaseCommand):
@@ -30,7 +31,7 @@ class Command(BaseCommand):
             raise CommandError("--expires-days must be at least 1.")
         expires_at = timezone.now() + timedelta(days=expires_days) if expires_days else None
         try:
-            issued = api_token_create(membership=membership, name=name, expires_at=expires_at, actor=SYSTEM_ACTOR)
+            issued = api_token_create(membership=membership, name=name, expires_at=expires_at, actor=SYSTEM)
         except ServiceError as exc:
             raise CommandError(exc.message) from exc
         self.stdout.write(issued.token)
