@@ -28,7 +28,13 @@ class ContainerState(models.TextChoices):
 
 
 # What an agent may report in a check-in (the server alone decides wipe_pending).
-REPORTED_CONTAINER_STATES = ["active", "locked", "wiped"]
+REPORTED_CONTAINER_STATES = [ContainerState.ACTIVE, ContainerState.LOCKED, ContainerState.WIPED]
+
+
+class ManagementChannel(models.TextChoices):
+    """How the server reaches a device: exactly one channel per device."""
+
+    AGENT = "agent", "MDM agent (agent protocol: outbox and long poll)"
 
 
 class CommandState(models.TextChoices):
@@ -40,3 +46,18 @@ class CommandState(models.TextChoices):
 
 
 PENDING_COMMAND_STATES = [CommandState.QUEUED, CommandState.DELIVERED]
+
+
+class CommandResult(models.TextChoices):
+    """What a device reports about a command (agent protocol, section 6)."""
+
+    ACKNOWLEDGED = "acknowledged", "Done"
+    ERROR = "error", "Could not be done"
+    NOT_NOW = "not_now", "Not now: deliver it again later"
+
+
+class TokenStatus(models.TextChoices):
+    USABLE = "usable", "Usable"
+    USED = "used", "Used up"
+    EXPIRED = "expired", "Expired"
+    REVOKED = "revoked", "Revoked"

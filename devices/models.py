@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
+import jwt
 from django.db import models
 from django.utils import timezone
 
-from devices.choices import CommandState, ContainerState, DeviceState, Ownership, Platform
+from devices.choices import (
+    PENDING_COMMAND_STATES,
+    CommandState,
+    ContainerState,
+    DeviceState,
+    ManagementChannel,
+    Ownership,
+    Platform,
+    TokenStatus,
+)
 
 
 class EnrollmentToken(models.Model):
@@ -49,12 +60,12 @@ class EnrollmentToken(models.Model):
     @property
     def status(self) -> str:
         if self.revoked_at is not None:
-            return "revoked"
+            return TokenStatus.REVOKED
         if self.uses_count >= self.uses_allowed:
-            return "used"
+            return TokenStatus.USED
         if self.expires_at <= timezone.now():
-            return "expired"
-        return "usable"
+            return TokenStatus.EXPIRED
+        return TokenStatus.USABLE
 
 
 class Device(models.Model):
@@ -70,6 +81,8 @@ class Device(models.Model):
     owner = models.ForeignKey("mdm.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="devices")
     ownership = models.CharField(max_length=16, choices=Ownership.choices)
     platform = models.CharField(max_length=16, choices=Platform.choices)
+    # The one way its commands travel and its results come back (devices.channels).
+    channel = models.CharField(max_length=16, choices=ManagementChannel.choices, default=ManagementChannel.AGENT)
     model = models.CharField(max_length=100, blank=True)
     os_version = models.CharField(max_length=32, blank=True)
     agent_version = models.CharField(max_length=32, blank=True)
@@ -174,11 +187,26 @@ class Push(models.Model):
         return f"push of {self.persona_id} r{self.persona_revision} ({self.state})"
 
 
+class CommandQuerySet(models.QuerySet):
+    def pending(self) -> CommandQuerySet:
+        """Not delivered yet, or delivered and not answered: what a device may still act on."""
+        return self.filter(state__in=PENDING_COMMAND_STATES)
+
+    def supersede(self, reason: str, *, now: datetime | None = None) -> int:
+        """End these commands, still pending, because something newer replaces them: they become
+        `expired` with the reason, and the device never sees them again."""
+        return self.pending().update(
+            state=CommandState.EXPIRED, completed_at=now or timezone.now(), detail=reason[:500]
+        )
+
+
 class Command(models.Model):
     """The outbox of work for one device, written in the same transaction as its cause.
 
     `queued -> delivered -> acknowledged | error | expired`; `not_now` puts it back to queued.
     """
+
+    State = CommandState
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="+")
@@ -194,6 +222,8 @@ class Command(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     push = models.ForeignKey(Push, on_delete=models.SET_NULL, null=True, blank=True, related_name="commands")
+
+    objects = CommandQuerySet.as_manager()
 
     class Meta:
         ordering = ["priority", "created_at", "id"]
@@ -262,8 +292,6 @@ class PolicyVersion(models.Model):
     @property
     def document(self) -> dict:
         """The policy document inside the JWS (read back, not verified: the server signed it)."""
-        import jwt
-
         return jwt.decode(self.jws, options={"verify_signature": False})["policy"]
 
 
@@ -282,7 +310,7 @@ class Wipe(models.Model):
         FAILED = "failed", "Failed (the device reported an error)"
         CANCELLED = "cancelled", "Cancelled"
 
-    OPEN_STATES = ("held", "pending")
+    OPEN_STATES = (State.HELD, State.PENDING)
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="+")

@@ -104,19 +104,3 @@ def policy_issue(*, device: Device) -> PolicyVersion | None:
     record.save(force_insert=True)
     Device.objects.filter(pk=device.pk).update(policy_version=record.version)
     return record
-
-
-def policy_issue_and_notify(*, device: Device) -> PolicyVersion | None:
-    """Issue the device its next policy version and queue the `apply_policy` command for it,
-    retiring older ones still pending (in the caller's transaction)."""
-    from devices.choices import PENDING_COMMAND_STATES, CommandState
-    from devices.commands import registry
-    from devices.models import Command
-
-    record = policy_issue(device=device)
-    if record is not None:
-        Command.objects.filter(device=device, type="apply_policy", state__in=PENDING_COMMAND_STATES).update(
-            state=CommandState.EXPIRED, completed_at=timezone.now(), detail="superseded by a newer policy version"
-        )
-        registry.build("apply_policy", device=device, payload={"version": record.version}).save()
-    return record

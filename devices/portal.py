@@ -25,14 +25,14 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from devices.choices import Ownership
+from devices.choices import DeviceState, Ownership, Platform
 from devices.compliance import evaluate_compliance
 from devices.models import Device, EnrollmentToken, PolicyVersion, Wipe
 from devices.privacy import privacy_summary
 from devices.services import enrollment_token_create
 from devices.wipe import corporate_lock, corporate_wipe_request
 from mdm.actors import Actor
-from mdm.audit import audit_event_record, register_actions
+from mdm.audit import audit_event_record
 from mdm.choices import Role
 from mdm.console.views import LockingAuthenticationForm
 from mdm.errors import ServiceError
@@ -45,9 +45,7 @@ logger = logging.getLogger(__name__)
 
 ENROLL_TOKEN_LIFETIME = timedelta(minutes=30)
 PORTAL_ORG_KEY = "mdm_portal_organization_id"
-PORTAL_PLATFORMS = [("android", "Android"), ("ios", "iPhone or iPad")]
-
-register_actions({"device.reported_lost": {"reason"}})
+PORTAL_PLATFORMS = [(Platform.ANDROID, "Android"), (Platform.IOS, "iPhone or iPad")]
 
 
 class PortalLoginView(auth_views.LoginView):
@@ -165,7 +163,7 @@ def device_detail(request, pk):
 @portal_view
 def remove_work_persona(request, pk):
     device = _my_device(request, pk)
-    if request.method == "POST" and device.state == "active":
+    if request.method == "POST" and device.state == DeviceState.ACTIVE:
         try:
             wipe = corporate_wipe_request(
                 device=device,

@@ -24,18 +24,21 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection, models, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, F, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from devices.choices import PENDING_COMMAND_STATES, CommandState, DeviceState
-from devices.commands import registry
-from devices.models import Command, ContainerKey, Device, PolicyVersion, Push
+from devices.bulk import insert_rows
+from devices.choices import CommandState, DeviceState
+from devices.commands.apply_policy import apply_policy
+from devices.models import ContainerKey, Device, PolicyVersion, Push
 from devices.policy import new_policy_versions
-from devices.wakeups import wake_devices
 from mdm.actors import SYSTEM, Actor
+from mdm.audit import audit_event_record
+from mdm.celery import app as celery_app
 from mdm.celery import enqueue_on_commit
+from mdm.errors import ServiceError
 from personas.compiler import persona_template
 from personas.models import Persona
 from personas.services import spec_of
@@ -43,7 +46,9 @@ from personas.services import spec_of
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = settings.MDM_PUSH_BATCH_SIZE
-APPLY_POLICY = "apply_policy"
+# Published by name: devices.tasks wraps this module's functions, so importing it here would be a
+# cycle. tests/devices/test_push.py checks that the name is a registered task.
+PUSH_FANOUT_TASK = "devices.tasks.push_fanout_task"
 LIVE_STATES = (Push.State.PENDING, Push.State.RUNNING)
 
 
@@ -62,8 +67,6 @@ def push_start_for_persona(
 
     With `device_ids`, only those devices (just assigned to the persona) are pushed to.
     """
-    from devices.tasks import push_fanout_task
-
     with transaction.atomic():
         targets = Device.objects.filter(persona=persona, state=DeviceState.ACTIVE)
         if device_ids is not None:
@@ -83,7 +86,7 @@ def push_start_for_persona(
             Push.objects.filter(persona=persona, state__in=LIVE_STATES).exclude(pk=push.pk).update(
                 state=Push.State.SUPERSEDED, finished_at=timezone.now()
             )
-        enqueue_on_commit(push_fanout_task, str(push.pk))
+        enqueue_on_commit(celery_app.signature(PUSH_FANOUT_TASK), str(push.pk))
     return push
 
 
@@ -98,9 +101,6 @@ def persona_assign(
     client_ip: str | None = None,
 ) -> Push:
     """Move devices of the persona's organization to the persona, and push it to them."""
-    from mdm.audit import audit_event_record
-    from mdm.errors import ServiceError
-
     ids = sorted({str(device_id) for device_id in device_ids})
     if not ids or len(ids) > MAX_ASSIGN:
         raise ServiceError(f"Give 1 to {MAX_ASSIGN} device ids.", field="devices")
@@ -122,25 +122,6 @@ def persona_assign(
             client_ip=client_ip,
         )
         return push_start_for_persona(persona=persona, actor=actor, device_ids=found)
-
-
-def insert_rows(model, objects: list) -> None:
-    """Insert new rows in bulk: COPY on PostgreSQL (the fastest way in, by far, for a batch of
-    policy documents), bulk_create elsewhere. Primary keys must be set already (UUIDs) or be
-    database-generated (then the objects do not learn them)."""
-    if not objects:
-        return
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create(objects, batch_size=BATCH_SIZE)
-        return
-    fields = [f for f in model._meta.concrete_fields if not (f.primary_key and isinstance(f, models.AutoField))]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {connection.ops.quote_name(model._meta.db_table)} ({columns}) FROM STDIN") as copy,
-    ):
-        for obj in objects:
-            copy.write_row([f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields])
 
 
 def push_claim(*, push_id) -> uuid.UUID | None:
@@ -204,22 +185,13 @@ def push_run_batch(*, push_id, template: dict, owner: uuid.UUID) -> bool:
             template=template, entries=[(device, keys[device.pk]) for device in devices if device.pk in keys]
         )
         touched = [version.device for version in versions]
-        commands = [
-            registry.build(
-                APPLY_POLICY, device=version.device, payload={"version": version.version}, push=push, now=now
-            )
-            for version in versions
-        ]
-        # Older apply_policy commands still pending would only bring an older version.
-        Command.objects.filter(device__in=touched, type=APPLY_POLICY, state__in=PENDING_COMMAND_STATES).update(
-            state=CommandState.EXPIRED, completed_at=now, detail="superseded by a newer policy version"
-        )
         insert_rows(PolicyVersion, versions)
         # Every touched device moved to its version + 1 (their rows are locked): one plain UPDATE.
         Device.objects.filter(pk__in=[device.pk for device in touched]).update(
             policy_version=Coalesce(F("policy_version"), 0) + 1
         )
-        insert_rows(Command, commands)
+        # Older apply_policy commands still pending would only bring an older version: superseded.
+        apply_policy.queue_versions(versions, push=push, now=now)
         Push.objects.filter(pk=push.pk).update(
             state=Push.State.RUNNING,
             cursor=devices[-1].pk,
@@ -230,8 +202,6 @@ def push_run_batch(*, push_id, template: dict, owner: uuid.UUID) -> bool:
             # The heartbeat, in the batch's own commit (counted from now: a batch takes time).
             lease_expires_at=lease_until(timezone.now()),
         )
-        device_ids = [device.pk for device in touched]
-        transaction.on_commit(lambda: wake_devices(device_ids))
     return len(devices) == BATCH_SIZE
 
 
@@ -280,8 +250,6 @@ def pushes_resume() -> int:
     push gets a new lease with no owner, so the task published takes it, a copy of that task finds
     it held, and a slow old holder finds another owner at its next batch and stops.
     """
-    from devices.tasks import push_fanout_task
-
     now = timezone.now()
     with transaction.atomic():
         stalled = list(
@@ -292,7 +260,7 @@ def pushes_resume() -> int:
         )
         Push.objects.filter(pk__in=stalled).update(lease_owner=None, lease_expires_at=lease_until(now))
         for push_id in stalled:
-            enqueue_on_commit(push_fanout_task, str(push_id))
+            enqueue_on_commit(celery_app.signature(PUSH_FANOUT_TASK), str(push_id))
     if stalled:
         logger.info("Resumed %d stalled push(es).", len(stalled))
     return len(stalled)

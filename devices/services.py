@@ -14,7 +14,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from devices.choices import PENDING_COMMAND_STATES, CommandState, ContainerState, DeviceState, Ownership, Platform
+from devices.choices import ContainerState, DeviceState, Ownership, Platform, TokenStatus
 from devices.compliance import evaluate_compliance
 from devices.keys import container_key_create, container_keys_destroy
 from devices.models import Command, Device, EnrollmentToken, UsedAssertion
@@ -149,7 +149,7 @@ def enrollment_token_revoke(
 
 def enrollment_token_secret(enrollment_token: EnrollmentToken) -> str | None:
     """The token itself, while it can still be used (for its QR code); None once it cannot."""
-    if enrollment_token.status != "usable" or enrollment_token.wrapped_token is None:
+    if enrollment_token.status != TokenStatus.USABLE or enrollment_token.wrapped_token is None:
         return None
     return keyring().unwrap(enrollment_token.wrapped_token, context=_token_context(enrollment_token.pk)).decode()
 
@@ -275,9 +275,7 @@ def device_retire(
     _publish_device_state(device)
     container_keys_destroy(device=device)
     # Nothing more will be delivered to it: its pending commands end here, with the reason.
-    Command.objects.filter(device=device, state__in=PENDING_COMMAND_STATES).update(
-        state=CommandState.EXPIRED, completed_at=device.retired_at, detail=f"device retired: {reason}"[:500]
-    )
+    Command.objects.filter(device=device).supersede(f"device retired: {reason}", now=device.retired_at)
     audit_event_record(
         organization=device.organization,
         action=action,

@@ -18,8 +18,8 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from devices.choices import DeviceState
+from devices.commands.apply_policy import apply_policy
 from devices.models import Device, EnrollmentToken
-from devices.wakeups import wake_devices
 from mdm.actors import SYSTEM, Actor
 from mdm.audit import audit_event_record
 from mdm.choices import SigningKeyState
@@ -62,8 +62,6 @@ def device_signing_key_move(*, device: Device, new_kid: str, client_ip: str | No
     the new key, since the one it may not have fetched yet was signed with the key it no longer
     trusts.
     """
-    from devices.policy import policy_issue_and_notify
-
     device = Device.objects.select_for_update(of=("self",)).get(pk=device.pk)
     if device.signing_kid == new_kid:
         return device
@@ -85,8 +83,7 @@ def device_signing_key_move(*, device: Device, new_kid: str, client_ip: str | No
         details={"old_kid": old_kid or None, "new_kid": new_kid},
         client_ip=client_ip,
     )
-    policy_issue_and_notify(device=device)
-    transaction.on_commit(lambda: wake_devices([device.pk]))
+    apply_policy.issue(device)  # its channel wakes the device after the commit
     return device
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from devices import delivery, keys, push, services
+from devices import push, services, wipe
+from devices.channels import agent
+from devices.commands import results, rotate_container_key
 
 
 @shared_task
@@ -17,9 +19,7 @@ def push_fanout_task(push_id: str) -> dict:
 @shared_task
 def enforcement_apply_task() -> dict:
     """Lock, then wipe, the containers of devices non-compliant for too long (persona rules)."""
-    from devices.wipe import enforcement_apply
-
-    return enforcement_apply()
+    return wipe.enforcement_apply()
 
 
 @shared_task
@@ -30,17 +30,17 @@ def pushes_resume_task() -> int:
 
 @shared_task
 def commands_expire_task() -> int:
-    return delivery.commands_expire()
+    return results.commands_expire()
 
 
 @shared_task
 def commands_rewake_task() -> int:
-    return delivery.commands_rewake()
+    return agent.commands_rewake()
 
 
 @shared_task
 def container_keys_rotate_task() -> int:
-    return keys.container_keys_rotate_due()
+    return rotate_container_key.container_keys_rotate_due()
 
 
 @shared_task

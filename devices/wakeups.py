@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from functools import cache
 
+import redis
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -23,8 +24,6 @@ def channel(device_id) -> str:
 
 @cache
 def _client():
-    import redis
-
     return redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
 
 

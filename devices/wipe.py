@@ -17,11 +17,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from devices.choices import ContainerState, DeviceState
-from devices.commands import registry
+from devices.commands.lock import lock_corporate, unlock_corporate
+from devices.commands.wipe import wipe_corporate
 from devices.keys import container_keys_destroy
 from devices.models import Command, Device, Wipe
-from devices.services import device_retire
-from devices.wakeups import wake_devices
 from mdm.actors import SYSTEM, Actor
 from mdm.audit import audit_event_record
 from mdm.errors import ServiceError
@@ -36,24 +35,13 @@ def _actor_label(actor: Actor | None) -> str:
     return (actor or SYSTEM).label[:254]
 
 
-def _wake_after_commit(device_id) -> None:
-    transaction.on_commit(lambda: wake_devices([device_id]))
-
-
 def _send(wipe: Wipe, device: Device) -> None:
     """Destroy the keys and queue the command: the irreversible part of a wipe."""
     Device.objects.filter(pk=device.pk).update(container_state=ContainerState.WIPE_PENDING)
     device.container_state = ContainerState.WIPE_PENDING
     container_keys_destroy(device=device)
-    # Older commands would only get in the way of (or after) the wipe.
-    Command.objects.filter(device=device, state__in=["queued", "delivered"]).update(
-        state="expired", completed_at=timezone.now(), detail="superseded by a corporate wipe"
-    )
-    command = registry.build("wipe_corporate", device=device, payload={"wipe_id": str(wipe.pk), "reason": wipe.reason})
-    command.save(force_insert=True)
-    wipe.command = command
+    wipe.command = wipe_corporate.queue_wipe(device, wipe)
     wipe.state = Wipe.State.PENDING
-    _wake_after_commit(device.pk)
 
 
 def _recent_wipes(organization_id, now: datetime) -> int:
@@ -88,8 +76,7 @@ def corporate_wipe_request(
         device = Device.objects.select_for_update().get(pk=device.pk)
         # One wipe decision at a time per organization: the mass-wipe count must not race.
         Organization.objects.select_for_update().only("id").get(pk=device.organization_id)
-        if device.state != DeviceState.ACTIVE:
-            raise ServiceError("This device is retired: there is nothing left to wipe.", code="conflict")
+        wipe_corporate.check(device)
         existing = Wipe.objects.filter(device=device, state__in=Wipe.OPEN_STATES).first()
         if existing is not None:
             return existing
@@ -133,8 +120,7 @@ def wipe_approve(*, wipe: Wipe, actor: Actor, client_ip: str | None = None) -> W
                 status=403,
             )
         device = Device.objects.select_for_update().get(pk=wipe.device_id)
-        if device.state != DeviceState.ACTIVE:
-            raise ServiceError("This device is retired: there is nothing left to wipe.", code="conflict")
+        wipe_corporate.check(device)
         wipe.approved_by = _actor_label(actor)
         wipe.approved_at = timezone.now()
         _send(wipe, device)
@@ -171,29 +157,6 @@ def wipe_cancel(*, wipe: Wipe, actor: Actor, client_ip: str | None = None) -> Wi
     return wipe
 
 
-def wipe_result(*, command: Command, device: Device, acknowledged: bool) -> None:
-    """The device reported on its wipe (inside the transaction that records the result)."""
-    device = Device.objects.select_for_update().get(pk=device.pk)  # the device first, as everywhere
-    wipe = Wipe.objects.select_for_update().filter(command=command).first()
-    now = timezone.now()
-    actor = Actor.device(device)
-    if wipe is not None:
-        wipe.state = Wipe.State.DONE if acknowledged else Wipe.State.FAILED
-        wipe.completed_at = now
-        wipe.detail = command.detail
-        wipe.save(update_fields=["state", "completed_at", "detail"])
-    audit_event_record(
-        organization=device.organization,
-        action="wipe.completed" if acknowledged else "wipe.failed",
-        actor=actor,
-        target=device,
-        details={"wipe_id": str(wipe.pk) if wipe else None, "detail": command.detail[:500]},
-    )
-    if acknowledged:
-        Device.objects.filter(pk=device.pk).update(container_state=ContainerState.WIPED)
-        device_retire(device=device, reason="corporate wipe acknowledged", actor=actor)
-
-
 def corporate_lock(
     *,
     device: Device,
@@ -205,18 +168,7 @@ def corporate_lock(
     """Queue a lock (or unlock) of the corporate container."""
     with transaction.atomic():
         device = Device.objects.select_for_update().get(pk=device.pk)
-        if device.state != DeviceState.ACTIVE:
-            raise ServiceError("This device is retired.", code="conflict")
-        if device.container_state in (ContainerState.WIPE_PENDING, ContainerState.WIPED):
-            raise ServiceError("This device's corporate container is being wiped.", code="conflict")
-        kind = "lock_corporate" if lock else "unlock_corporate"
-        # A lock and an unlock still pending cancel out: only the newest one counts.
-        Command.objects.filter(
-            device=device, type__in=["lock_corporate", "unlock_corporate"], state__in=["queued", "delivered"]
-        ).update(state="expired", completed_at=timezone.now(), detail="superseded by a newer lock or unlock")
-        command = registry.build(kind, device=device, payload={})
-        command.save(force_insert=True)
-        _wake_after_commit(device.pk)
+        command = (lock_corporate if lock else unlock_corporate).queue(device, {})
         audit_event_record(
             organization=device.organization,
             action="device.lock_requested" if lock else "device.unlock_requested",
@@ -226,13 +178,6 @@ def corporate_lock(
             client_ip=client_ip,
         )
     return command
-
-
-def lock_result(*, device: Device, locked: bool) -> None:
-    Device.objects.filter(pk=device.pk, container_state__in=[ContainerState.ACTIVE, ContainerState.LOCKED,
-                          ContainerState.PENDING]).update(
-        container_state=ContainerState.LOCKED if locked else ContainerState.ACTIVE
-    )  # fmt: skip
 
 
 def employee_wipe(
@@ -286,9 +231,7 @@ def _enforce(device: Device, persona, now: datetime, actor: Actor, counts: dict[
             )
             counts["wiped"] += 1
     elif persona.block_after_days is not None and days >= persona.block_after_days:
-        pending_lock = Command.objects.filter(
-            device=device, type="lock_corporate", state__in=["queued", "delivered"]
-        ).exists()
+        pending_lock = Command.objects.filter(device=device, type=lock_corporate.name).pending().exists()
         if device.container_state != ContainerState.LOCKED and not pending_lock:
             corporate_lock(
                 device=device,

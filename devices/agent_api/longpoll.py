@@ -16,6 +16,7 @@ import logging
 import re
 import weakref
 
+import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import JsonResponse
@@ -23,9 +24,9 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions
 
 from devices.agent_api.authentication import DeviceTokenAuthentication, IsActiveDevice
-from devices.delivery import commands_deliver
+from devices.channels.agent import commands_deliver
 from devices.wakeups import CHANNEL_PREFIX
-from mdm.api.errors import problem_response
+from mdm.api.errors import problem_exception_handler, problem_response
 from mdm.lib import ratelimit
 
 logger = logging.getLogger(__name__)
@@ -48,8 +49,6 @@ class WakeupHub:
             self._task = asyncio.get_running_loop().create_task(self._listen())
 
     async def _listen(self) -> None:
-        import redis.asyncio as aioredis
-
         backoff = 0.5
         while True:
             client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
@@ -115,8 +114,6 @@ def _authenticate(request):
 
 
 def _problem_from(exc: exceptions.APIException):
-    from mdm.api.errors import problem_exception_handler
-
     drf_response = problem_exception_handler(exc, {})
     return problem_response(
         drf_response.status_code,

@@ -7,9 +7,11 @@ import base64
 import binascii
 import re
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from rest_framework import serializers
 
-from devices.choices import REPORTED_CONTAINER_STATES, Platform
+from devices.choices import REPORTED_CONTAINER_STATES, CommandResult, Platform
 from mdm.api.fields import (
     PrintableCharField,
     StrictBooleanField,
@@ -55,8 +57,6 @@ class EnrollKeysSerializer(serializers.Serializer):
     encryption = Base64Url32Field(help_text="X25519 public key, raw 32 bytes, base64url.")
 
     def validate_signing(self, value: bytes) -> bytes:
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
         try:
             Ed25519PublicKey.from_public_bytes(value)
         except ValueError as exc:
@@ -64,8 +64,6 @@ class EnrollKeysSerializer(serializers.Serializer):
         return value
 
     def validate_encryption(self, value: bytes) -> bytes:
-        from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-
         # A low-order point makes every key agreement fail (and would make the container key
         # impossible to seal): try one now, with a throwaway key.
         try:
@@ -195,7 +193,7 @@ class CommandsResponseSerializer(serializers.Serializer):
 
 
 class CommandResultSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["acknowledged", "error", "not_now"])
+    status = serializers.ChoiceField(choices=CommandResult.values)
     detail = StrictCharField(max_length=2000, required=False, allow_blank=True, default="")
 
 

@@ -33,7 +33,7 @@ from devices.agent_api.serializers import (
     UnenrollResponseSerializer,
 )
 from devices.choices import PENDING_COMMAND_STATES
-from devices.delivery import command_record_result
+from devices.commands.results import command_record_result
 from devices.keys import HPKE_SUITE_NAME, container_key_active, container_key_seal
 from devices.models import Command, ContainerKey, Device, PolicyVersion
 from devices.services import CheckinReport, EnrollmentRequest, device_checkin, device_enroll, device_unenroll

@@ -9,14 +9,15 @@ from django.db import connection
 from django.utils import timezone
 
 from agent.transport import AgentError
+from devices.channels.agent import commands_deliver
 from devices.commands import registry
-from devices.delivery import commands_deliver, commands_expire
+from devices.commands.results import commands_expire
 from devices.models import Command
 
 
 def queue(agent_or_device, kind="lock_corporate", payload=None, **fields):
     device = getattr(agent_or_device, "server_device", agent_or_device)
-    command = registry.build(kind, device=device, payload=payload or {})
+    command = registry[kind].build(device, payload or {})
     for name, value in fields.items():
         setattr(command, name, value)
     command.save()

@@ -9,7 +9,8 @@ from django.core.management import call_command
 
 from agent.device import b64url_decode
 from agent.transport import AgentError
-from devices.keys import container_key_active, container_key_rotate, container_keys_rotate_due
+from devices.commands.rotate_container_key import container_key_rotate, container_keys_rotate_due
+from devices.keys import container_key_active
 from devices.models import Command, ContainerKey, Device
 from devices.services import device_retire
 from mdm.keyring import Keyring

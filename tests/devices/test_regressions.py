@@ -72,7 +72,7 @@ def test_a_late_checkin_never_moves_the_applied_version_back(enrolled):
 def test_retiring_a_device_ends_its_pending_commands(enrolled):
     from devices.commands import registry
 
-    registry.build("wipe_corporate", device=enrolled.server_device, payload={"wipe_id": "x", "reason": "r"}).save()
+    registry["wipe_corporate"].build(enrolled.server_device, {"wipe_id": "x", "reason": "r"}).save()
     device_retire(device=enrolled.server_device, reason="left")
     (command,) = Command.objects.filter(device=enrolled.server_device)
     assert command.state == "expired" and "device retired" in command.detail

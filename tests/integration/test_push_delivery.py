@@ -263,7 +263,7 @@ def test_with_redis_down_commands_are_still_delivered(actors, private_redis, tmp
         private_redis.stop()
         from devices.commands import registry
 
-        registry.build("lock_corporate", device=device, payload={}).save()
+        registry["lock_corporate"].build(device, {}).save()
         started = time.monotonic()
         waiting.join(timeout=20)
         assert results and [c["type"] for c in results[0]] == ["lock_corporate"]
@@ -274,7 +274,7 @@ def test_with_redis_down_commands_are_still_delivered(actors, private_redis, tmp
         agent.access_token(refresh=True)
         # Redis comes back: delivery goes on as before.
         private_redis.start()
-        registry.build("unlock_corporate", device=device, payload={}).save()
+        registry["unlock_corporate"].build(device, {}).save()
         assert [c["type"] for c in agent.poll(wait=10)] == ["unlock_corporate"]
         assert set(Command.objects.filter(device=device).values_list("state", flat=True)) == {"acknowledged"}
         # A wipe issued while Redis is down is delivered at the next poll.

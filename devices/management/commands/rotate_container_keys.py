@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from devices.keys import container_keys_rotate_due
+from devices.commands.rotate_container_key import container_keys_rotate_due
 
 
 class Command(BaseCommand):

@@ -1,0 +1,20 @@
+"""Management channels: how the server reaches a device, and how the device's answers come back.
+
+A device is managed through exactly one channel (`Device.channel`). Commands are always written
+to the device's outbox (`Command` rows, in the transaction that decided them), then handed to the
+device's channel, which takes them to the device its own way:
+
+- `agent`: the agent protocol. The agent fetches its commands with a poll or a long poll
+  (`devices.channels.agent`), woken by a Redis hint after the commit; its results arrive on the
+  agent API.
+- next, Android Enterprise: commands sent to Google's API by a task after commit, results arriving
+  as notifications.
+
+Either way, results go through `devices.commands.results.command_record_result`. The command
+layer and the services above it talk to the channel, never to a transport.
+"""
+
+from devices.channels import agent  # noqa: F401  (registration: every channel is known once imported)
+from devices.channels.base import Channel, channel_named, send
+
+__all__ = ["Channel", "channel_named", "send"]
