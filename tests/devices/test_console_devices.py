@@ -135,3 +135,15 @@ def test_the_dashboard_costs_the_same_queries_for_an_empty_or_a_busy_organizatio
     assert '<span class="num">20</span> not compliant' in html
     assert '<span class="num">6</span> silent too long' in html
     assert "No devices are enrolled yet." not in html
+
+
+@pytest.mark.parametrize(
+    ("state", "polls"),
+    [(Wipe.State.HELD, True), (Wipe.State.PENDING, True), (Wipe.State.DONE, False), (Wipe.State.CANCELLED, False)],
+)
+def test_the_wipe_box_polls_while_the_wipe_is_open(client, actors, state, polls):
+    device = make_device(actors.org)
+    Wipe.objects.create(organization=actors.org, device=device, state=state, reason="lost", requested_by="x")
+    login(client, actors.auditor)
+    for url in (f"/console/devices/{device.pk}/", f"/console/devices/{device.pk}/wipe-status/"):
+        assert ('hx-trigger="every 2s"' in client.get(url).content.decode()) == polls, url
