@@ -1,13 +1,60 @@
-"""Reads of devices that the console and the admin API share: one definition of each."""
+"""Reads of devices that the console and the admin API share: one definition of each.
+
+Every read is scoped to an organization, or to a device already looked up within one. Values
+arrive parsed and typed (devices.filters turns a query string into a `DeviceFilter`): nothing here
+validates input.
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
-from django.db.models import Count
+from django.db.models import Count, Q, QuerySet
 
-from devices.choices import DeviceState
-from devices.models import Device
+from devices.choices import ContainerState, DeviceState, Ownership, Platform
+from devices.models import Command, Device, EnrollmentToken, Push, Wipe
+from mdm.models import AuditEvent, User
+from personas.models import Persona
+
+# --- The device list ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeviceFilter:
+    """What the device list is narrowed to; a criterion left at None filters nothing."""
+
+    state: DeviceState | None = None
+    container_state: ContainerState | None = None
+    compliant: bool | None = None
+    persona: uuid.UUID | None = None
+    owner: str | None = None  # the owner's e-mail address, in any case
+    platform: Platform | None = None
+    ownership: Ownership | None = None
+    q: str | None = None  # part of the name or the model
+
+
+NO_FILTER = DeviceFilter()
+
+
+def device_list(*, organization_id: uuid.UUID, filters: DeviceFilter = NO_FILTER) -> QuerySet[Device]:
+    """The organization's devices matching `filters`, newest enrollment first, with their owner and
+    persona (a page of them costs one query, whatever its length)."""
+    devices = Device.objects.filter(organization_id=organization_id).select_related("owner", "persona")
+    exact = {
+        "state": filters.state,
+        "container_state": filters.container_state,
+        "compliant": filters.compliant,
+        "persona_id": filters.persona,
+        "platform": filters.platform,
+        "ownership": filters.ownership,
+    }
+    devices = devices.filter(**{field: value for field, value in exact.items() if value is not None})
+    if filters.owner:
+        devices = devices.filter(owner__email__iexact=filters.owner)
+    if filters.q:
+        devices = devices.filter(Q(name__icontains=filters.q) | Q(model__icontains=filters.q))
+    return devices.order_by("-enrolled_at", "id")
 
 
 def persona_device_counts(*, organization_id: uuid.UUID) -> dict[uuid.UUID, int]:
@@ -19,3 +66,146 @@ def persona_device_counts(*, organization_id: uuid.UUID) -> dict[uuid.UUID, int]
         .order_by()
     )
     return dict(rows)
+
+
+def active_devices_of_employee(*, organization_id: uuid.UUID, email: str) -> list[Device]:
+    """The active devices of the organization that the person with this e-mail address owns."""
+    return list(
+        Device.objects.filter(organization_id=organization_id, state=DeviceState.ACTIVE, owner__email__iexact=email)
+        .select_related("owner")
+        .order_by("-enrolled_at", "id")
+    )
+
+
+def device_owner_by_email(*, organization_id: uuid.UUID, email: str) -> User | None:
+    """The person with this e-mail address if they own a device of the organization (in any state)."""
+    return User.objects.filter(email__iexact=email, devices__organization_id=organization_id).first()
+
+
+# --- One device -----------------------------------------------------------------------------------
+
+
+def device_commands(*, device: Device) -> QuerySet[Command]:
+    """The device's commands, newest first."""
+    return Command.objects.filter(device=device).order_by("-created_at", "id")
+
+
+def device_wipes(*, device: Device) -> QuerySet[Wipe]:
+    """The device's wipes with their commands, newest request first."""
+    return Wipe.objects.filter(device=device).select_related("device", "command").order_by("-requested_at", "id")
+
+
+def device_open_wipe(*, device: Device) -> Wipe | None:
+    """The device's wipe held or pending, if any (there is at most one)."""
+    return Wipe.objects.filter(device=device, state__in=Wipe.OPEN_STATES).first()
+
+
+def audit_trail(*, organization_id: uuid.UUID, target_id: str | None = None, limit: int) -> list[AuditEvent]:
+    """The organization's latest audit events, of one target (a device's id) if given."""
+    events = AuditEvent.objects.filter(organization_id=organization_id)
+    if target_id is not None:
+        events = events.filter(target_id=target_id)
+    return list(events.order_by("-seq")[:limit])
+
+
+# --- Wipes, enrollment tokens and what their forms offer ------------------------------------------
+
+
+def wipe_list(*, organization_id: uuid.UUID, state: Wipe.State | None = None) -> QuerySet[Wipe]:
+    """The organization's wipes (in one state if given) with their device and command, newest first."""
+    wipes = Wipe.objects.filter(organization_id=organization_id).select_related("device", "command")
+    if state is not None:
+        wipes = wipes.filter(state=state)
+    return wipes.order_by("-requested_at", "id")
+
+
+def wipes_held(*, organization_id: uuid.UUID) -> QuerySet[Wipe]:
+    """The wipes waiting for a second admin, the longest waiting first."""
+    return wipe_list(organization_id=organization_id, state=Wipe.State.HELD).order_by("requested_at", "id")
+
+
+def wipes_not_held(*, organization_id: uuid.UUID) -> QuerySet[Wipe]:
+    """Every other wipe of the organization, newest first."""
+    return wipe_list(organization_id=organization_id).exclude(state=Wipe.State.HELD)
+
+
+def enrollment_token_list(*, organization_id: uuid.UUID) -> QuerySet[EnrollmentToken]:
+    """The organization's enrollment tokens, newest first, with the persona, employee and issuer."""
+    return (
+        EnrollmentToken.objects.filter(organization_id=organization_id)
+        .select_related("persona", "employee", "created_by")
+        .order_by("-created_at", "id")
+    )
+
+
+def persona_options(*, organization_id: uuid.UUID) -> list[Persona]:
+    """The personas a device form may name (a token's persona, the device list's filter), by name."""
+    return list(Persona.objects.filter(organization_id=organization_id).order_by("name"))
+
+
+def persona_option(*, organization_id: uuid.UUID, persona_id: uuid.UUID) -> Persona | None:
+    """One persona of the organization, or None when it has no persona with that id."""
+    return Persona.objects.filter(organization_id=organization_id, pk=persona_id).first()
+
+
+def organization_member_by_email(*, organization_id: uuid.UUID, email: str) -> User | None:
+    """The member of the organization (an employee, or one with a console role) with this address."""
+    return User.objects.filter(email__iexact=email, memberships__organization_id=organization_id).first()
+
+
+# --- The dashboard --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DashboardSummary:
+    """The organization at a glance. Work profiles and compliance count active devices only."""
+
+    devices_by_state: dict[DeviceState, int]  # every state, 0 where none
+    work_profiles_by_state: dict[ContainerState, int]  # every state, in ContainerState's order
+    compliant: int
+    not_compliant: int
+    compliance_unknown: int  # not reported yet
+    silent: int  # no check-in for too long
+    pushes_in_flight: int
+    wipes_pending: int
+    wipes_held: int
+
+    @property
+    def active_devices(self) -> int:
+        return self.devices_by_state[DeviceState.ACTIVE]
+
+    @property
+    def retired_devices(self) -> int:
+        return self.devices_by_state[DeviceState.RETIRED]
+
+    @property
+    def has_devices(self) -> bool:
+        return any(self.devices_by_state.values())
+
+
+def dashboard_summary(*, organization_id: uuid.UUID) -> DashboardSummary:
+    """Three queries whatever the size of the organization: its devices, its pushes, its wipes."""
+    active = Q(state=DeviceState.ACTIVE)
+    devices = Device.objects.filter(organization_id=organization_id).aggregate(
+        **{f"n_state_{state}": Count("id", filter=Q(state=state)) for state in DeviceState},
+        **{f"n_container_{state}": Count("id", filter=active & Q(container_state=state)) for state in ContainerState},
+        n_compliant=Count("id", filter=active & Q(compliant=True)),
+        n_not_compliant=Count("id", filter=active & Q(compliant=False)),
+        n_compliance_unknown=Count("id", filter=active & Q(compliant__isnull=True)),
+        n_silent=Count("id", filter=active & Q(silent=True)),
+    )
+    wipes = Wipe.objects.filter(organization_id=organization_id, state__in=Wipe.OPEN_STATES).aggregate(
+        pending=Count("id", filter=Q(state=Wipe.State.PENDING)), held=Count("id", filter=Q(state=Wipe.State.HELD))
+    )
+    pushes = Push.objects.filter(organization_id=organization_id, state__in=[Push.State.PENDING, Push.State.RUNNING])
+    return DashboardSummary(
+        devices_by_state={state: devices[f"n_state_{state}"] for state in DeviceState},
+        work_profiles_by_state={state: devices[f"n_container_{state}"] for state in ContainerState},
+        compliant=devices["n_compliant"],
+        not_compliant=devices["n_not_compliant"],
+        compliance_unknown=devices["n_compliance_unknown"],
+        silent=devices["n_silent"],
+        pushes_in_flight=pushes.count(),
+        wipes_pending=wipes["pending"],
+        wipes_held=wipes["held"],
+    )

@@ -3,34 +3,34 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import segno
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from devices.choices import ContainerState
-from devices.forms import DeviceFilterForm, EmployeeWipeForm, EnrollmentTokenForm, WipeConfirmForm
-from devices.models import Command, Device, EnrollmentToken, Push, Wipe
+from devices import selectors
+from devices.filters import DeviceFilterForm
+from devices.forms import EmployeeWipeForm, EnrollmentTokenForm, WipeConfirmForm
+from devices.models import Device, EnrollmentToken, Wipe
 from devices.services import enrollment_token_create, enrollment_token_revoke
 from devices.wipe import corporate_lock, corporate_wipe_request, employee_wipe, wipe_approve, wipe_cancel
 from mdm.console.decorators import console_view
 from mdm.errors import ServiceError
 from mdm.lib.durations import parse_duration
 from mdm.lib.http import client_ip
-from mdm.models import AuditEvent, User
 from mdm.permissions import Perm
-from personas.models import Persona
 
 PAGE_SIZE = 50
 
 
-def _bar_chart(rows: list[tuple[str, int]]) -> dict:
+def _bar_chart(rows: list[tuple[str, int]]) -> dict[str, object]:
     """Bars for a server-rendered SVG chart (no script)."""
     peak = max([count for _, count in rows] + [1])
     return {
@@ -43,62 +43,43 @@ def _bar_chart(rows: list[tuple[str, int]]) -> dict:
 
 
 @console_view()
-def dashboard(request):
+def dashboard(request) -> HttpResponse:
     org = request.org.organization
-    devices = Device.objects.filter(organization=org)
-    active = devices.filter(state="active")
-    by_state = dict(devices.values_list("state").annotate(n=Count("id")))
-    by_container = dict(active.values_list("container_state").annotate(n=Count("id")))
-    compliance = active.aggregate(
-        yes=Count("id", filter=Q(compliant=True)),
-        no=Count("id", filter=Q(compliant=False)),
-        unknown=Count("id", filter=Q(compliant__isnull=True)),
-        silent=Count("id", filter=Q(silent=True)),
-    )
-    container_rows = [(label, by_container.get(value, 0)) for value, label in ContainerState.choices]
+    summary = selectors.dashboard_summary(organization_id=org.pk)
     can_audit = request.org.can(Perm.AUDIT_VIEW)
     context = {
-        "by_state": by_state,
-        "compliance": compliance,
-        "chart": _bar_chart(container_rows),
-        "pushes_in_flight": Push.objects.filter(organization=org, state__in=["pending", "running"]).count(),
-        "wipes_pending": Wipe.objects.filter(organization=org, state="pending").count(),
-        "wipes_held": Wipe.objects.filter(organization=org, state="held").count(),
-        "recent_events": (AuditEvent.objects.filter(organization=org).order_by("-seq")[:10] if can_audit else []),
+        "summary": summary,
+        "chart": _bar_chart([(state.label, n) for state, n in summary.work_profiles_by_state.items()]),
+        "recent_events": selectors.audit_trail(organization_id=org.pk, limit=10) if can_audit else [],
     }
     return render(request, "console/dashboard.html", context)
 
 
 @console_view(Perm.DEVICES_VIEW)
-def device_list(request):
+def device_list(request) -> HttpResponse:
     org = request.org.organization
-    personas = list(Persona.objects.filter(organization=org).only("id", "name"))
-    form = DeviceFilterForm(request.GET or None, personas=personas)
-    devices = Device.objects.filter(organization=org).select_related("owner", "persona")
-    if form.is_bound and form.is_valid():
-        devices = form.filter(devices)
-    page = Paginator(devices.order_by("-enrolled_at", "id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    form = DeviceFilterForm(request.GET or None, personas=selectors.persona_options(organization_id=org.pk))
+    devices = selectors.device_list(organization_id=org.pk, filters=form.device_filter())
+    page = Paginator(devices, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "console/devices/list.html", {"form": form, "page": page, "query": query.urlencode()})
 
 
-def _device(request, pk) -> Device:
-    return get_object_or_404(
-        Device.objects.filter(organization=request.org.organization).select_related("owner", "persona"), pk=pk
-    )
+def _device(request, pk: uuid.UUID) -> Device:
+    return get_object_or_404(selectors.device_list(organization_id=request.org.organization.pk), pk=pk)
 
 
 @console_view(Perm.DEVICES_VIEW)
-def device_detail(request, pk):
+def device_detail(request, pk: uuid.UUID) -> HttpResponse:
     device = _device(request, pk)
     context = {
         "device": device,
-        "commands": Command.objects.filter(device=device).order_by("-created_at")[:20],
-        "wipes": Wipe.objects.filter(device=device).select_related("command").order_by("-requested_at"),
-        "open_wipe": Wipe.objects.filter(device=device, state__in=Wipe.OPEN_STATES).first(),
+        "commands": selectors.device_commands(device=device)[:20],
+        "wipes": selectors.device_wipes(device=device),
+        "open_wipe": selectors.device_open_wipe(device=device),
         "events": (
-            AuditEvent.objects.filter(organization=device.organization, target_id=str(device.pk)).order_by("-seq")[:20]
+            selectors.audit_trail(organization_id=device.organization_id, target_id=str(device.pk), limit=20)
             if request.org.can(Perm.AUDIT_VIEW)
             else None
         ),
@@ -109,16 +90,16 @@ def device_detail(request, pk):
 
 
 @console_view(Perm.DEVICES_VIEW)
-def device_wipe_status(request, pk):
+def device_wipe_status(request, pk: uuid.UUID) -> HttpResponse:
     """The wipe box of the device page, polled by htmx while a wipe is under way."""
     device = _device(request, pk)
-    wipe = Wipe.objects.filter(device=device).select_related("command").order_by("-requested_at").first()
+    wipe = selectors.device_wipes(device=device).first()
     return render(request, "console/devices/_wipe_status.html", {"device": device, "wipe": wipe})
 
 
 @require_POST
 @console_view(Perm.DEVICES_LOCK)
-def device_lock(request, pk, lock: bool):
+def device_lock(request, pk: uuid.UUID, lock: bool) -> HttpResponse:
     device = _device(request, pk)
     try:
         corporate_lock(device=device, lock=lock, actor=request.org.actor, client_ip=client_ip(request))
@@ -130,7 +111,7 @@ def device_lock(request, pk, lock: bool):
 
 
 @console_view(Perm.DEVICES_WIPE)
-def device_wipe(request, pk):
+def device_wipe(request, pk: uuid.UUID) -> HttpResponse:
     device = _device(request, pk)
     form = WipeConfirmForm(request.POST or None, device=device)
     if request.method == "POST" and form.is_valid():
@@ -153,18 +134,17 @@ def device_wipe(request, pk):
 
 
 @console_view(Perm.ENROLLMENT_TOKENS_VIEW)
-def enrollment_tokens(request):
+def enrollment_tokens(request) -> HttpResponse:
     """List enrollment tokens; issue one (shown once, with its QR code and the instructions)."""
     org = request.org.organization
-    personas = list(Persona.objects.filter(organization=org).order_by("name"))
-    form = EnrollmentTokenForm(request.POST or None, personas=personas)
+    form = EnrollmentTokenForm(request.POST or None, personas=selectors.persona_options(organization_id=org.pk))
     if request.method == "POST":
         request.org.require(Perm.ENROLLMENT_TOKENS_MANAGE)
         if form.is_valid():
             data = form.cleaned_data
             employee = None
             if data["employee"]:
-                employee = User.objects.filter(email__iexact=data["employee"], memberships__organization=org).first()
+                employee = selectors.organization_member_by_email(organization_id=org.pk, email=data["employee"])
                 if employee is None:
                     form.add_error("employee", _("No such member of this organization."))
             if not form.errors:
@@ -187,15 +167,16 @@ def enrollment_tokens(request):
                     "qr": mark_safe(segno.make(payload, error="m").svg_inline(scale=5, title=_("Enrollment QR code"))),  # noqa: S308 (segno's own SVG)
                 }
                 return render(request, "console/enrollment/issued.html", context)
-    tokens = EnrollmentToken.objects.filter(organization=org).select_related("persona", "employee", "created_by")
-    page = Paginator(tokens.order_by("-created_at", "id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(selectors.enrollment_token_list(organization_id=org.pk), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
     can_manage = request.org.can(Perm.ENROLLMENT_TOKENS_MANAGE)
     return render(request, "console/enrollment/list.html", {"form": form, "page": page, "can_manage": can_manage})
 
 
 @require_POST
 @console_view(Perm.ENROLLMENT_TOKENS_MANAGE)
-def enrollment_token_revoke_view(request, pk):
+def enrollment_token_revoke_view(request, pk: uuid.UUID) -> HttpResponse:
     record = get_object_or_404(EnrollmentToken.objects.filter(organization=request.org.organization), pk=pk)
     enrollment_token_revoke(enrollment_token=record, actor=request.org.actor, client_ip=client_ip(request))
     messages.success(request, _("Token %(prefix)s… revoked.") % {"prefix": record.prefix})
@@ -203,13 +184,12 @@ def enrollment_token_revoke_view(request, pk):
 
 
 @console_view(Perm.DEVICES_VIEW)
-def wipes(request):
+def wipes(request) -> HttpResponse:
     """Every wipe of the organization; held ones first, with approve and cancel for a second admin."""
     org = request.org.organization
-    rows = Wipe.objects.filter(organization=org).select_related("device", "command", "requested_by_user")
     context = {
-        "held": rows.filter(state=Wipe.State.HELD).order_by("requested_at"),
-        "page": Paginator(rows.exclude(state=Wipe.State.HELD).order_by("-requested_at", "id"), PAGE_SIZE).get_page(
+        "held": selectors.wipes_held(organization_id=org.pk),
+        "page": Paginator(selectors.wipes_not_held(organization_id=org.pk), PAGE_SIZE).get_page(
             request.GET.get("page")
         ),
         "can_approve": request.org.can(Perm.WIPES_APPROVE),
@@ -220,7 +200,7 @@ def wipes(request):
 
 @require_POST
 @console_view(Perm.WIPES_APPROVE)
-def wipe_decide(request, pk, approve: bool):
+def wipe_decide(request, pk: uuid.UUID, approve: bool) -> HttpResponse:
     wipe = get_object_or_404(Wipe.objects.filter(organization=request.org.organization), pk=pk)
     try:
         if approve:
@@ -235,15 +215,15 @@ def wipe_decide(request, pk, approve: bool):
 
 
 @console_view(Perm.DEVICES_WIPE)
-def employee_wipe_view(request):
+def employee_wipe_view(request) -> HttpResponse:
     """Wipe the work profile of every device of an employee who left."""
     org = request.org.organization
     form = EmployeeWipeForm(request.POST or None)
-    devices = []
+    devices: list[Device] = []
     if form.is_bound and form.is_valid():
-        employee = User.objects.filter(email__iexact=form.cleaned_data["employee"]).first()
-        devices = list(Device.objects.filter(organization=org, owner=employee, state="active")) if employee else []
-        if not devices:
+        devices = selectors.active_devices_of_employee(organization_id=org.pk, email=form.cleaned_data["employee"])
+        employee = devices[0].owner if devices else None
+        if employee is None:
             form.add_error("employee", _("This person has no active device here."))
         elif form.cleaned_data["confirm"] != str(len(devices)):
             form.add_error("confirm", _("Type the number of devices shown to confirm."))

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
 from rest_framework import serializers
 
 from devices.choices import Ownership
-from devices.models import Device, EnrollmentToken
+from devices.models import Device, EnrollmentToken, Wipe
 from devices.services import MAX_TOKEN_LIFETIME
 from mdm.api.fields import StrictCharField, StrictEmailField, StrictIntegerField, StrictUUIDField
 from mdm.lib.durations import parse_duration
@@ -58,13 +61,13 @@ class EnrollmentTokenCreateSerializer(serializers.Serializer):
     employee = StrictEmailField(required=False, allow_null=True, help_text="Bind the token to this employee.")
     note = StrictCharField(max_length=200, required=False, allow_blank=True, default="")
 
-    def validate_expires_in(self, value: str):
+    def validate_expires_in(self, value: str) -> timedelta:
         try:
             return parse_duration(value, maximum=MAX_TOKEN_LIFETIME)
         except ValueError as exc:
             raise serializers.ValidationError(str(exc)) from exc
 
-    def validate(self, attrs):
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "expires_in" in attrs and "expires_at" in attrs:
             raise serializers.ValidationError({"expires_in": ["Give expires_in or expires_at, not both."]})
         return attrs
@@ -145,11 +148,11 @@ class WipeSerializer(serializers.Serializer):
     completed_at = serializers.DateTimeField(allow_null=True)
     detail = serializers.CharField()
 
-    def get_device(self, obj) -> dict:
+    def get_device(self, obj: Wipe) -> dict[str, Any]:
         return {"id": str(obj.device_id), "name": obj.device.name}
 
-    def get_delivered_at(self, obj) -> str | None:
-        delivered = obj.command.delivered_at if obj.command_id else None
+    def get_delivered_at(self, obj: Wipe) -> str | None:
+        delivered = obj.command.delivered_at if obj.command is not None else None
         return serializers.DateTimeField().to_representation(delivered) if delivered else None
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import uuid
 
 import segno
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -13,9 +15,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from devices import selectors
 from devices.api.serializers import (
     AdminCommandSerializer,
     DeviceSerializer,
@@ -30,7 +34,7 @@ from devices.api.serializers import (
     WipeRequestedSerializer,
     WipeSerializer,
 )
-from devices.choices import ContainerState, DeviceState, Ownership, Platform
+from devices.filters import DEVICE_QUERY_PARAMS, device_filter_from_query
 from devices.models import Command, Device, EnrollmentToken, Push, Wipe
 from devices.push import push_progress
 from devices.services import (
@@ -44,12 +48,10 @@ from mdm.api.errors import Gone
 from mdm.api.params import QueryParam, openapi_parameters, parse_query
 from mdm.api.permissions import OrgScopedMixin
 from mdm.lib.http import client_ip
-from mdm.models import Membership, User
 from mdm.permissions import Perm
-from personas.models import Persona
 
 
-def qr_svg(payload: dict) -> bytes:
+def qr_svg(payload: dict[str, object]) -> bytes:
     buffer = io.BytesIO()
     segno.make(json.dumps(payload, separators=(",", ":")), error="m").save(
         buffer, kind="svg", scale=6, border=4, title="Enrollment QR code"
@@ -63,25 +65,25 @@ class EnrollmentTokenListApi(OrgScopedMixin, generics.ListAPIView):
     required_perms = {"GET": Perm.ENROLLMENT_TOKENS_VIEW, "POST": Perm.ENROLLMENT_TOKENS_MANAGE}
     serializer_class = EnrollmentTokenSerializer
 
-    def get_queryset(self):
-        return EnrollmentToken.objects.filter(organization=self.organization).select_related(
-            "persona", "employee", "created_by"
-        )
+    def get_queryset(self) -> QuerySet[EnrollmentToken]:
+        return selectors.enrollment_token_list(organization_id=self.organization.pk)
 
     @extend_schema(request=EnrollmentTokenCreateSerializer, responses={201: EnrollmentTokenCreatedSerializer})
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         serializer = EnrollmentTokenCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         persona = None
         if data.get("persona"):
-            persona = Persona.objects.filter(organization=self.organization, pk=data["persona"]).first()
+            persona = selectors.persona_option(organization_id=self.organization.pk, persona_id=data["persona"])
             if persona is None:
                 raise ValidationError({"persona": ["No such persona."]})
         employee = None
         if data.get("employee"):
-            employee = User.objects.filter(email__iexact=data["employee"]).first()
-            if employee is None or not _belongs_to(employee, self.organization):
+            employee = selectors.organization_member_by_email(
+                organization_id=self.organization.pk, email=data["employee"]
+            )
+            if employee is None:
                 raise ValidationError({"employee": ["No such employee in this organization."]})
         expires_at = data.get("expires_at")
         if "expires_in" in data:
@@ -104,23 +106,18 @@ class EnrollmentTokenListApi(OrgScopedMixin, generics.ListAPIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-def _belongs_to(user: User, organization) -> bool:
-    """An employee of the organization: a member of it (employees are members with that role)."""
-    return Membership.objects.filter(user=user, organization=organization).exists()
-
-
 class EnrollmentTokenDetailApi(OrgScopedMixin, APIView):
     required_perms = {"GET": Perm.ENROLLMENT_TOKENS_VIEW, "DELETE": Perm.ENROLLMENT_TOKENS_MANAGE}
 
-    def _get(self, pk) -> EnrollmentToken:
-        return get_object_or_404(EnrollmentToken.objects.filter(organization=self.organization), pk=pk)
+    def _get(self, pk: uuid.UUID) -> EnrollmentToken:
+        return get_object_or_404(selectors.enrollment_token_list(organization_id=self.organization.pk), pk=pk)
 
     @extend_schema(responses=EnrollmentTokenSerializer)
-    def get(self, request, pk):
+    def get(self, request: Request, pk: uuid.UUID) -> Response:
         return Response(EnrollmentTokenSerializer(self._get(pk)).data)
 
     @extend_schema(responses={204: None})
-    def delete(self, request, pk):
+    def delete(self, request: Request, pk: uuid.UUID) -> Response:
         enrollment_token_revoke(
             enrollment_token=self._get(pk), actor=self.org_context.actor, client_ip=client_ip(request)
         )
@@ -131,7 +128,7 @@ class EnrollmentTokenQrApi(OrgScopedMixin, APIView):
     required_perms = {"GET": Perm.ENROLLMENT_TOKENS_MANAGE}
 
     @extend_schema(responses={(200, "image/svg+xml"): OpenApiTypes.BINARY, 410: OpenApiResponse(description="problem")})
-    def get(self, request, pk):
+    def get(self, request: Request, pk: uuid.UUID) -> HttpResponse:
         """The enrollment QR code, only while the token can still be used."""
         record = get_object_or_404(EnrollmentToken.objects.filter(organization=self.organization), pk=pk)
         secret = enrollment_token_secret(record)
@@ -142,44 +139,24 @@ class EnrollmentTokenQrApi(OrgScopedMixin, APIView):
         return response
 
 
-DEVICE_FILTERS = [
-    QueryParam("state", "choice", tuple(DeviceState.values)),
-    QueryParam("container_state", "choice", tuple(ContainerState.values)),
-    QueryParam("compliant", "bool"),
-    QueryParam("persona", "uuid"),
-    QueryParam("owner", description="The owner's e-mail address."),
-    QueryParam("platform", "choice", tuple(Platform.values)),
-    QueryParam("ownership", "choice", tuple(Ownership.values)),
-    QueryParam("q", description="Part of the name or model."),
-]
-
-
-@extend_schema(parameters=openapi_parameters(DEVICE_FILTERS))
+@extend_schema(parameters=openapi_parameters(DEVICE_QUERY_PARAMS))
 class DeviceListApi(OrgScopedMixin, generics.ListAPIView):
     """The device registry, newest enrollment first."""
 
     required_perms = {"GET": Perm.DEVICES_VIEW}
     serializer_class = DeviceSerializer
 
-    def get_queryset(self):
-        given = parse_query(self.request, DEVICE_FILTERS)
-        qs = Device.objects.filter(organization=self.organization).select_related("owner", "persona")
-        exact = {"state": "state", "container_state": "container_state", "compliant": "compliant",
-                 "persona": "persona_id", "platform": "platform", "ownership": "ownership"}  # fmt: skip
-        qs = qs.filter(**{field: given[name] for name, field in exact.items() if given[name] is not None})
-        if given["owner"]:
-            qs = qs.filter(owner__email__iexact=given["owner"])
-        if q := given["q"]:
-            qs = qs.filter(name__icontains=q) | qs.filter(model__icontains=q)
-        return qs.order_by("-enrolled_at", "id")
+    def get_queryset(self) -> QuerySet[Device]:
+        filters = device_filter_from_query(self.request)
+        return selectors.device_list(organization_id=self.organization.pk, filters=filters)
 
 
 class DeviceDetailApi(OrgScopedMixin, generics.RetrieveAPIView):
     required_perms = {"GET": Perm.DEVICES_VIEW}
     serializer_class = DeviceSerializer
 
-    def get_queryset(self):
-        return Device.objects.filter(organization=self.organization).select_related("owner", "persona")
+    def get_queryset(self) -> QuerySet[Device]:
+        return selectors.device_list(organization_id=self.organization.pk)
 
 
 class DeviceCommandsApi(OrgScopedMixin, generics.ListAPIView):
@@ -188,27 +165,27 @@ class DeviceCommandsApi(OrgScopedMixin, generics.ListAPIView):
     required_perms = {"GET": Perm.DEVICES_VIEW}
     serializer_class = AdminCommandSerializer
 
-    def get_queryset(self):
-        device = get_object_or_404(Device.objects.filter(organization=self.organization), pk=self.kwargs["pk"])
-        return Command.objects.filter(device=device).order_by("-created_at", "id")
+    def get_queryset(self) -> QuerySet[Command]:
+        return selectors.device_commands(device=_device(self, self.kwargs["pk"]))
 
 
 class PushDetailApi(OrgScopedMixin, APIView):
     required_perms = {"GET": Perm.PUSHES_VIEW}
 
     @extend_schema(responses=PushSerializer)
-    def get(self, request, pk):
+    def get(self, request: Request, pk: uuid.UUID) -> Response:
         """Progress of a policy push: devices targeted, queued, delivered, acknowledged, failed."""
         push = get_object_or_404(Push.objects.filter(organization=self.organization), pk=pk)
         return Response(push_progress(push))
 
 
-def _device(view, pk) -> Device:
+def _device(view: OrgScopedMixin, pk: uuid.UUID) -> Device:
     return get_object_or_404(Device.objects.filter(organization=view.organization), pk=pk)
 
 
-def _wipe_answer(wipe: Wipe) -> dict:
-    wipe = Wipe.objects.select_related("device", "command").get(pk=wipe.pk)
+def _wipe_answer(wipe: Wipe) -> dict[str, object]:
+    """The wipe as it stands after the service (with its command, if it has one yet)."""
+    wipe = selectors.wipe_list(organization_id=wipe.organization_id).get(pk=wipe.pk)
     return {
         "wipe": WipeSerializer(wipe).data,
         "command": AdminCommandSerializer(wipe.command).data if wipe.command_id else None,
@@ -219,7 +196,7 @@ class DeviceWipeApi(OrgScopedMixin, APIView):
     required_perms = {"POST": Perm.DEVICES_WIPE}
 
     @extend_schema(request=ReasonSerializer, responses={202: WipeRequestedSerializer})
-    def post(self, request, pk):
+    def post(self, request: Request, pk: uuid.UUID) -> Response:
         """Wipe the corporate container (never anything personal). 202 with the wipe and its command;
         past the mass-wipe threshold the wipe is `held` (no command yet) for a second admin."""
         serializer = ReasonSerializer(data=request.data)
@@ -238,7 +215,7 @@ class DeviceLockApi(OrgScopedMixin, APIView):
     lock = True
 
     @extend_schema(request=OptionalReasonSerializer, responses={202: LockRequestedSerializer})
-    def post(self, request, pk):
+    def post(self, request: Request, pk: uuid.UUID) -> Response:
         """Lock (or unlock) the corporate container: 202 with the command."""
         serializer = OptionalReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -262,9 +239,8 @@ class DeviceWipesApi(OrgScopedMixin, generics.ListAPIView):
     required_perms = {"GET": Perm.DEVICES_VIEW}
     serializer_class = WipeSerializer
 
-    def get_queryset(self):
-        device = _device(self, self.kwargs["pk"])
-        return Wipe.objects.filter(device=device).select_related("device", "command").order_by("-requested_at", "id")
+    def get_queryset(self) -> QuerySet[Wipe]:
+        return selectors.device_wipes(device=_device(self, self.kwargs["pk"]))
 
 
 WIPE_FILTERS = [QueryParam("state", "choice", tuple(Wipe.State.values))]
@@ -277,11 +253,9 @@ class WipeListApi(OrgScopedMixin, generics.ListAPIView):
     required_perms = {"GET": Perm.DEVICES_VIEW}
     serializer_class = WipeSerializer
 
-    def get_queryset(self):
-        qs = Wipe.objects.filter(organization=self.organization).select_related("device", "command")
-        if state := parse_query(self.request, WIPE_FILTERS)["state"]:
-            qs = qs.filter(state=state)
-        return qs.order_by("-requested_at", "id")
+    def get_queryset(self) -> QuerySet[Wipe]:
+        state = parse_query(self.request, WIPE_FILTERS)["state"]
+        return selectors.wipe_list(organization_id=self.organization.pk, state=Wipe.State(state) if state else None)
 
 
 class WipeDecisionApi(OrgScopedMixin, APIView):
@@ -289,7 +263,7 @@ class WipeDecisionApi(OrgScopedMixin, APIView):
     approve = True
 
     @extend_schema(request=None, responses={200: WipeRequestedSerializer})
-    def post(self, request, pk):
+    def post(self, request: Request, pk: uuid.UUID) -> Response:
         """Approve (a second admin) or cancel a held wipe."""
         wipe = get_object_or_404(Wipe.objects.filter(organization=self.organization), pk=pk)
         if self.approve:
@@ -307,13 +281,13 @@ class EmployeeWipeApi(OrgScopedMixin, APIView):
     required_perms = {"POST": Perm.DEVICES_WIPE}
 
     @extend_schema(request=EmployeeWipeSerializer, responses={202: WipeRequestedSerializer(many=True)})
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         """Wipe the corporate container of every active device of an employee (each its own wipe)."""
         serializer = EmployeeWipeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        employee = User.objects.filter(
-            email__iexact=serializer.validated_data["employee"], devices__organization=self.organization
-        ).first()
+        employee = selectors.device_owner_by_email(
+            organization_id=self.organization.pk, email=serializer.validated_data["employee"]
+        )
         if employee is None:
             raise ValidationError({"employee": ["No employee with devices in this organization."]})
         wipes = employee_wipe(

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -7,9 +9,10 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
-from django.http import HttpResponseBadRequest
+from django.db.models import Q, QuerySet
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -31,7 +34,7 @@ class LockingAuthenticationForm(AuthenticationForm):
         "locked": _("Too many failed sign-ins for this address. Try again in %(minutes)s minutes."),
     }
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         email = self.cleaned_data.get("username") or ""
         if email and not lockout.attempt(email):
             raise ValidationError(
@@ -54,7 +57,7 @@ class LogoutView(auth_views.LogoutView):
 
 @require_POST
 @console_view()
-def switch_organization(request):
+def switch_organization(request) -> HttpResponse:
     wanted = request.POST.get("organization", "")
     if not any(str(m.organization_id) == wanted for m in memberships_of(request.user)):
         return HttpResponseBadRequest("You are not a member of that organization.")
@@ -62,18 +65,19 @@ def switch_organization(request):
     return redirect("console:dashboard")
 
 
+def _audit_action_choices() -> list[tuple[str, str | Promise]]:
+    # A callable: the apps register their actions when they are ready, after this module is imported.
+    return [("", _("Any")), *[(a, a) for a in sorted(AUDIT_ACTIONS)]]
+
+
 class AuditFilterForm(forms.Form):
     actor = forms.CharField(label=_("Who"), required=False, max_length=100)
-    action = forms.ChoiceField(label=_("What"), required=False)
+    action = forms.ChoiceField(label=_("What"), required=False, choices=_audit_action_choices)
     target = forms.CharField(label=_("Target (name or id)"), required=False, max_length=100)
     since = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label=_("To (inclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", _("Any")), *[(a, a) for a in sorted(AUDIT_ACTIONS)]]
-
-    def filter(self, events):
+    def filter(self, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
         data = self.cleaned_data
         if data.get("actor"):
             events = events.filter(actor_label__icontains=data["actor"])
@@ -89,7 +93,7 @@ class AuditFilterForm(forms.Form):
 
 
 @console_view(Perm.AUDIT_VIEW)
-def audit_log(request):
+def audit_log(request) -> HttpResponse:
     org = request.org.organization
     if request.method == "POST":
         # At most one on-demand verification per organization every 5 minutes: each walks the chain.
@@ -100,7 +104,7 @@ def audit_log(request):
             messages.info(request, _("A verification was queued in the last 5 minutes."))
         return redirect("console:audit")
     form = AuditFilterForm(request.GET or None)
-    events = AuditEvent.objects.filter(organization=org)
+    events: QuerySet[AuditEvent] = AuditEvent.objects.filter(organization=org)
     if form.is_bound and form.is_valid():
         events = form.filter(events)
     page = Paginator(events.order_by("-seq"), 100).get_page(request.GET.get("page"))

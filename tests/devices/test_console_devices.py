@@ -1,8 +1,12 @@
 """Console pages about devices: who sees what, who can do what, and the wipe's confirmation."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from devices.choices import ContainerState, DeviceState
 from devices.models import Device, Wipe
+from tests.devices.test_device_selectors import make_device
 
 
 def login(client, user):
@@ -92,9 +96,6 @@ def test_the_device_list_costs_the_same_queries_for_2_or_60_devices(client, acto
     agent_factory()
     login(client, actors.auditor)
     client.get("/console/devices/")
-    from django.db import connection
-    from django.test.utils import CaptureQueriesContext
-
     with CaptureQueriesContext(connection) as few:
         client.get("/console/devices/")
     device = Device.objects.first()
@@ -116,3 +117,33 @@ def test_pages_carry_a_strict_content_security_policy(client, actors, device):
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp
     assert response["X-Frame-Options"] == "DENY"
     assert "<script src=" in response.content.decode() and "<script>" not in response.content.decode()
+
+
+def test_the_dashboard_costs_the_same_queries_for_an_empty_or_a_busy_organization(
+    client, actors, django_assert_num_queries
+):
+    login(client, actors.owner)
+    client.get("/console/")
+    with CaptureQueriesContext(connection) as empty:
+        client.get("/console/")
+    for n in range(30):
+        make_device(actors.org, compliant=n % 3 == 0, container_state=ContainerState.ACTIVE, silent=n % 5 == 0)
+        make_device(actors.org, state=DeviceState.RETIRED)
+    with django_assert_num_queries(len(empty)):
+        html = client.get("/console/").content.decode()
+    assert '<span class="num">30</span> enrolled devices' in html
+    assert '<span class="num">20</span> not compliant' in html
+    assert '<span class="num">6</span> silent too long' in html
+    assert "No devices are enrolled yet." not in html
+
+
+@pytest.mark.parametrize(
+    ("state", "polls"),
+    [(Wipe.State.HELD, True), (Wipe.State.PENDING, True), (Wipe.State.DONE, False), (Wipe.State.CANCELLED, False)],
+)
+def test_the_wipe_box_polls_while_the_wipe_is_open(client, actors, state, polls):
+    device = make_device(actors.org)
+    Wipe.objects.create(organization=actors.org, device=device, state=state, reason="lost", requested_by="x")
+    login(client, actors.auditor)
+    for url in (f"/console/devices/{device.pk}/", f"/console/devices/{device.pk}/wipe-status/"):
+        assert ('hx-trigger="every 2s"' in client.get(url).content.decode()) == polls, url

@@ -1,5 +1,8 @@
 """/api/v1/devices/: the registry, scoped to the caller's organization."""
 
+import pytest
+
+from devices.choices import ContainerState
 from devices.models import Device
 
 
@@ -48,3 +51,31 @@ def test_the_device_list_costs_the_same_queries_for_1_or_20_devices(actors, agen
         )  # fmt: skip
     with django_assert_num_queries(len(one.captured_queries)):
         api.get("/api/v1/devices/")
+
+
+@pytest.mark.parametrize(
+    ("query", "errors"),
+    [
+        ("state=active&state=retired", {"state": ["Given more than once."]}),
+        ("compliant=", {"compliant": ["Give a value, or leave the parameter out."]}),
+        ("compliant=yes", {"compliant": ["true or false."]}),
+        ("persona=nope", {"persona": ["An id (UUID)."]}),
+        ("platform=symbian", {"platform": ["One of: android, ios, windows, macos, linux."]}),
+        ("q=" + "x" * 201, {"q": ["At most 200 characters."]}),
+        ("owner=a&owner=b&container_state=gone",
+         {"owner": ["Given more than once."], "container_state": [f"One of: {', '.join(ContainerState.values)}."]}),
+    ],
+)  # fmt: skip
+def test_a_bad_filter_is_a_400_problem_naming_each_parameter_at_fault(actors, query, errors):
+    response = actors.api(actors.auditor).get(f"/api/v1/devices/?{query}")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/problem+json")
+    assert response.json()["errors"] == errors
+
+
+def test_an_empty_search_and_unknown_parameters_filter_nothing(actors, agent_factory):
+    agent = agent_factory()
+    api = actors.api(actors.auditor)
+    for query in ("q=", "q=%20%20", "owner=", "colour=red"):
+        rows = api.get(f"/api/v1/devices/?{query}").json()["results"]
+        assert [row["id"] for row in rows] == [agent.identity["device_id"]], query

@@ -1,3 +1,5 @@
+from django.test import Client
+
 from mdm.permissions import SESSION_ORG_KEY
 from mdm.services import membership_add
 from tests.conftest import PASSWORD
@@ -57,8 +59,6 @@ def test_switching_to_an_organization_you_are_not_in_is_refused(client, actors):
 
 
 def test_the_console_session_works_for_the_admin_api_with_csrf(actors):
-    from django.test import Client
-
     client = Client(enforce_csrf_checks=True)
     client.force_login(actors.auditor)
     assert client.get("/api/v1/audit-events/").status_code == 200
