@@ -3,45 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from devices.choices import ContainerState, DeviceState, Ownership, Platform
-
-
-def _choices(enum) -> list[tuple[str, str]]:
-    return [("", _("Any")), *enum.choices]
-
-
-class DeviceFilterForm(forms.Form):
-    q = forms.CharField(label=_("Search"), required=False, max_length=100)
-    state = forms.ChoiceField(label=_("State"), choices=_choices(DeviceState), required=False)
-    container_state = forms.ChoiceField(label=_("Work profile"), choices=_choices(ContainerState), required=False)
-    compliant = forms.ChoiceField(
-        label=_("Compliance"),
-        choices=[("", _("Any")), ("yes", _("Compliant")), ("no", _("Not compliant"))],
-        required=False,
-    )
-    persona = forms.ChoiceField(label=_("Persona"), required=False)
-    owner = forms.CharField(label=_("Owner's e-mail"), required=False, max_length=254)
-    platform = forms.ChoiceField(label=_("Platform"), choices=_choices(Platform), required=False)
-    ownership = forms.ChoiceField(label=_("Ownership"), choices=_choices(Ownership), required=False)
-
-    def __init__(self, *args, personas=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["persona"].choices = [("", _("Any")), *[(str(p.pk), p.name) for p in personas]]
-
-    def filter(self, queryset):
-        data = self.cleaned_data
-        if data.get("q"):
-            queryset = queryset.filter(name__icontains=data["q"]) | queryset.filter(model__icontains=data["q"])
-        for field in ("state", "container_state", "platform", "ownership"):
-            if data.get(field):
-                queryset = queryset.filter(**{field: data[field]})
-        if data.get("compliant"):
-            queryset = queryset.filter(compliant=data["compliant"] == "yes")
-        if data.get("persona"):
-            queryset = queryset.filter(persona_id=data["persona"])
-        if data.get("owner"):
-            queryset = queryset.filter(owner__email__iexact=data["owner"])
-        return queryset
+from devices.choices import Ownership
 
 
 class WipeConfirmForm(forms.Form):
