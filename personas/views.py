@@ -17,13 +17,11 @@ from django.db import transaction
 from django.db.models import Count
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from rest_framework.exceptions import ValidationError
 
 from devices.models import Device, Push
 from devices.push import push_progress, push_start_for_persona
-from mdm.api.errors import _field_errors
 from mdm.console.decorators import console_view
-from mdm.errors import ServiceError
+from mdm.errors import NON_FIELD, ServiceError
 from mdm.lib import jsonsafe
 from mdm.lib.http import client_ip
 from mdm.permissions import Perm
@@ -46,6 +44,12 @@ def _is_app_row(index: str) -> bool:
     return re.fullmatch(_ROW_INDEX, index) is not None and int(index) < MAX_APP_ROW
 
 
+def errors_of(exc: ServiceError) -> dict[str, list[str]]:
+    """A refusal's messages by field path, as the page shows them next to its fields (one that
+    names no field is about the whole form)."""
+    return exc.errors or {NON_FIELD: [exc.message]}
+
+
 @console_view(Perm.PERSONAS_VIEW)
 def persona_list(request):
     org = request.org.organization
@@ -63,10 +67,8 @@ def persona_list(request):
                 actor=request.org.actor,
                 client_ip=client_ip(request),
             )
-        except ValidationError as exc:
-            errors = _field_errors(exc.detail)
         except ServiceError as exc:
-            errors = {exc.field or "non_field_errors": [exc.message]}
+            errors = errors_of(exc)
         else:
             messages.success(request, _("Persona created from %(preset)s.") % {"preset": preset})
             return redirect("console:persona", pk=persona.pk)
@@ -188,8 +190,8 @@ def persona_edit(request, pk):
                         persona=persona, spec=posted, actor=request.org.actor, client_ip=client_ip(request)
                     )
                     push = push_start_for_persona(persona=persona, actor=request.org.actor) if changes else None
-            except ValidationError as exc:
-                errors = _field_errors(exc.detail)
+            except ServiceError as exc:
+                errors = errors_of(exc)
             else:
                 if push is None:
                     messages.info(request, _("Nothing changed."))
