@@ -294,8 +294,8 @@ def _sharing(w2p: dict[str, str], p2w: dict[str, str], max_chars: int = 0) -> di
     sharing: dict[str, dict[str, Any]] = {}
     for channel in Channel.values:
         sharing[channel] = {
-            "work_to_personal": w2p.get(channel, w2p.get("*", "deny")),
-            "personal_to_work": p2w.get(channel, p2w.get("*", "deny")),
+            "work_to_personal": w2p.get(channel, w2p.get("*", Decision.DENY.value)),
+            "personal_to_work": p2w.get(channel, p2w.get("*", Decision.DENY.value)),
             "exemptions": {"work_to_personal": [], "personal_to_work": []},
         }
     sharing["clipboard"]["max_chars"] = max_chars
