@@ -6,17 +6,10 @@ class PersonasConfig(AppConfig):
     verbose_name = "Corporate personas"
 
     def ready(self) -> None:
-        from mdm.audit import register_actions
+        # Imported once the app registry is ready (they import models), as Django requires.
         from mdm.services import ORGANIZATION_CREATED_HOOKS
+        from personas import audit  # noqa: F401  (declares the persona audit actions)
         from personas.services import create_default_persona
 
-        register_actions(
-            {
-                "persona.created": {"name", "preset", "revision"},
-                "persona.updated": {"name", "revision", "diff"},
-                "persona.deleted": {"name"},
-                "persona.devices_assigned": {"devices", "device_ids"},
-            }
-        )
         if create_default_persona not in ORGANIZATION_CREATED_HOOKS:
             ORGANIZATION_CREATED_HOOKS.append(create_default_persona)

@@ -4,29 +4,31 @@ nothing of devices)."""
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
-from rest_framework.exceptions import ValidationError
 
 from mdm.actors import Actor
 from mdm.audit import audit_event_record
 from mdm.errors import ServiceError
 from mdm.models import Organization
-from personas.choices import Channel, Direction
+from personas.choices import Channel, Decision, Direction
 from personas.models import AppRule, Persona, SharingRule
 from personas.spec import DEFAULT_PRESET, PRESETS, diff, merge, preset_spec, validate_spec
 
 
-def spec_of(persona: Persona) -> dict:
+def spec_of(persona: Persona) -> dict[str, Any]:
     """The persona's settings as one document (see personas.spec)."""
     rules = {(r.channel, r.direction): r for r in persona.sharing_rules.all()}
-    sharing = {}
+    sharing: dict[str, Any] = {}
     for channel in Channel.values:
-        entry = {"exemptions": {}}
+        entry: dict[str, Any] = {"exemptions": {}}
         for direction in Direction.values:
             rule = rules.get((channel, direction))
-            entry[direction] = rule.decision if rule else "deny"
+            entry[direction] = rule.decision if rule else Decision.DENY.value
             entry["exemptions"][direction] = list(rule.exempt_apps) if rule else []
         sharing[channel] = entry
     sharing["clipboard"]["max_chars"] = persona.clipboard_max_chars
@@ -59,7 +61,7 @@ def spec_of(persona: Persona) -> dict:
     }
 
 
-def _apply(persona: Persona, spec: dict) -> None:
+def _apply(persona: Persona, spec: dict[str, Any]) -> None:
     """Write a validated spec onto the persona's row and rules (the caller saves the row)."""
     persona.name = spec["name"]
     persona.description = spec["description"]
@@ -77,7 +79,7 @@ def _apply(persona: Persona, spec: dict) -> None:
     persona.wipe_after_days = spec["enforcement"]["wipe_after_days"]
 
 
-def _write_rules(persona: Persona, spec: dict) -> None:
+def _write_rules(persona: Persona, spec: dict[str, Any]) -> None:
     AppRule.objects.filter(persona=persona).delete()
     SharingRule.objects.filter(persona=persona).delete()
     AppRule.objects.bulk_create(
@@ -106,11 +108,15 @@ def _write_rules(persona: Persona, spec: dict) -> None:
     )
 
 
-def _name_taken(organization_id, name: str, exclude=None) -> bool:
+def _name_taken(organization_id: uuid.UUID, name: str, exclude: Persona | None = None) -> bool:
     qs = Persona.objects.filter(organization_id=organization_id, name__iexact=name)
     if exclude is not None:
         qs = qs.exclude(pk=exclude.pk)
     return qs.exists()
+
+
+def _name_taken_error(name: str) -> ServiceError:
+    return ServiceError.invalid_fields({"name": [f"A persona named {name!r} already exists."]})
 
 
 @transaction.atomic
@@ -119,7 +125,7 @@ def persona_create(
     organization: Organization,
     name: str,
     preset: str = DEFAULT_PRESET,
-    changes: dict | None = None,
+    changes: dict[str, Any] | None = None,
     is_default: bool = False,
     actor: Actor | None = None,
     client_ip: str | None = None,
@@ -129,14 +135,14 @@ def persona_create(
         raise ServiceError(f"Unknown preset {preset!r}; one of: {', '.join(PRESETS)}.", field="preset")
     spec = validate_spec(merge(preset_spec(preset, name=name), changes or {}))
     if _name_taken(organization.pk, spec["name"]):
-        raise ValidationError({"name": [f"A persona named {spec['name']!r} already exists."]})
+        raise _name_taken_error(spec["name"])
     persona = Persona(organization=organization, preset=preset, is_default=is_default)
     _apply(persona, spec)
     try:
         with transaction.atomic():
             persona.save(force_insert=True)
     except IntegrityError as exc:  # created by someone else since the check above
-        raise ValidationError({"name": [f"A persona named {spec['name']!r} already exists."]}) from exc
+        raise _name_taken_error(spec["name"]) from exc
     _write_rules(persona, spec)
     audit_event_record(
         organization=organization,
@@ -153,14 +159,15 @@ def persona_create(
 def persona_update(
     *,
     persona: Persona,
-    spec: dict | None = None,
-    patch: dict | None = None,
+    spec: dict[str, Any] | None = None,
+    patch: dict[str, Any] | None = None,
     actor: Actor | None = None,
     client_ip: str | None = None,
 ) -> tuple[Persona, list[str]]:
     """Replace the persona's settings with `spec`, or lay `patch` over the current ones (merged
     under the row lock, so two admins' patches never undo each other). Validated here. Bumps the
-    revision when anything changed; returns the persona and the lines of the diff."""
+    revision when anything changed; returns the persona and the lines of the diff. Refusals are
+    ServiceError: the spec's errors by field path, or a name another persona has."""
     persona = Persona.objects.select_for_update().get(pk=persona.pk)
     before = spec_of(persona)
     after = validate_spec(merge(before, patch) if patch is not None else spec)
@@ -168,7 +175,7 @@ def persona_update(
     if not changes:
         return persona, []
     if _name_taken(persona.organization_id, after["name"], exclude=persona):
-        raise ValidationError({"name": [f"A persona named {after['name']!r} already exists."]})
+        raise _name_taken_error(after["name"])
     _apply(persona, after)
     persona.revision += 1
     persona.updated_at = timezone.now()
@@ -176,7 +183,7 @@ def persona_update(
         with transaction.atomic():
             persona.save()
     except IntegrityError as exc:  # renamed by someone else meanwhile
-        raise ValidationError({"name": [f"A persona named {after['name']!r} already exists."]}) from exc
+        raise _name_taken_error(after["name"]) from exc
     _write_rules(persona, after)
     audit_event_record(
         organization=persona.organization,
@@ -219,10 +226,10 @@ def persona_delete(*, persona: Persona, actor: Actor | None = None, client_ip: s
     )
 
 
-def default_persona(organization_id) -> Persona | None:
+def default_persona(organization_id: uuid.UUID) -> Persona | None:
     return Persona.objects.filter(organization_id=organization_id, is_default=True).first()
 
 
-def create_default_persona(*, organization: Organization, actor=None) -> None:
+def create_default_persona(*, organization: Organization, actor: Actor | None = None) -> None:
     """A new organization starts with a `byod-basic` persona as its default."""
     persona_create(organization=organization, name="BYOD basic", preset=DEFAULT_PRESET, is_default=True, actor=actor)

@@ -13,7 +13,9 @@ a device receives:
                 "min_os_version": {platform: version}, "block_compromised"},
      "enforcement": {"block_after_days": N | null, "wipe_after_days": M | null}}
 
-Validation names the field at fault with a dotted path (`apps[2].signing_cert_sha256`).
+`SPEC` declares that shape once (with mdm.lib.validation, plain Python): `validate_spec` enforces
+it, refusing with a ServiceError whose errors name each field at fault by its path
+(`apps[2].signing_cert_sha256`), and the admin API's schema is built from it.
 """
 
 from __future__ import annotations
@@ -21,11 +23,23 @@ from __future__ import annotations
 import copy
 import json
 import re
+from typing import Any
 
-from rest_framework import serializers
+from django.utils.translation import gettext as _
 
-from mdm.api.fields import StrictBooleanField, StrictCharField, StrictIntegerField
 from mdm.lib import jsonsafe
+from mdm.lib.validation import (
+    Boolean,
+    Choice,
+    Integer,
+    Invalid,
+    ListOf,
+    MapOf,
+    Object,
+    ObjectList,
+    Text,
+    validate,
+)
 from personas.choices import CIPHERS, PLATFORMS, Channel, Decision, Direction, InstallMode, PasscodeComplexity
 
 # Android package names (segments start with a letter) and iOS bundle ids (letters, digits, '-').
@@ -46,188 +60,202 @@ def is_app_id(value: str) -> bool:
     return len(value) <= 255 and bool(ANDROID_PACKAGE.match(value) or IOS_BUNDLE_ID.match(value))
 
 
-def version_tuple(value: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in value.split("."))
+class AppId(Text):
+    """An Android package name or an iOS bundle id (what is not one is refused before its length)."""
 
-
-class AppIdField(StrictCharField):
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any):
         super().__init__(max_length=255, **kwargs)
 
-    def to_internal_value(self, data):
-        value = super().to_internal_value(data)
-        if not is_app_id(value):
-            raise serializers.ValidationError(
-                "Not an app id: an Android package name (com.example.app) or an iOS bundle id."
+    def parse(self, value: Any, path: str) -> str:
+        text = super().parse(value, path)
+        if not is_app_id(text):
+            raise Invalid(_("Not an app id: an Android package name (com.example.app) or an iOS bundle id."))
+        return text
+
+
+# --- Checks: each receives a cleaned value and returns it (or its normal form) ---------------------
+
+
+def _min_version(value: str | None) -> str | None:
+    if value in (None, ""):
+        return None
+    if not VERSION.match(value):
+        raise Invalid(_("A version such as 3, 3.2 or 3.2.1."))
+    return value
+
+
+def _signing_certs(value: list[str]) -> list[str]:
+    cleaned: list[str] = []
+    for item in value:
+        if not SHA256_HEX.match(item):
+            raise Invalid(_("%(item)r is not a SHA-256 hash (64 hex characters).") % {"item": item})
+        if item.lower() in cleaned:
+            raise Invalid(_("%(item)s is listed twice.") % {"item": item})
+        cleaned.append(item.lower())
+    return cleaned
+
+
+def _managed_config(value: dict[str, Any]) -> dict[str, Any]:
+    # Before anything walks it recursively: depth, size, and what PostgreSQL's jsonb cannot
+    # store (NUL, lone surrogates, NaN and infinite numbers), refused here, naming the field.
+    try:
+        jsonsafe.check(value, max_depth=MAX_MANAGED_CONFIG_DEPTH, text_safe=True, max_nodes=MAX_MANAGED_CONFIG_BYTES)
+    except jsonsafe.UnsafeJSON as exc:
+        raise Invalid(str(exc)) from exc
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    if len(text.encode()) > MAX_MANAGED_CONFIG_BYTES:
+        raise Invalid(_("At most %(kib)s KiB of JSON.") % {"kib": MAX_MANAGED_CONFIG_BYTES // 1024})
+    return value
+
+
+def _app_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    if rule["install"] == InstallMode.BLOCKED and (rule.get("min_version") or rule.get("managed_config")):
+        raise Invalid(
+            errors={"install": [_("A blocked app cannot have a minimum version or a managed configuration.")]}
+        )
+    return rule
+
+
+def _channel(rules: dict[str, Any]) -> dict[str, Any]:
+    rules.setdefault("exemptions", {"work_to_personal": [], "personal_to_work": []})
+    for direction in Direction.values:
+        if rules["exemptions"].get(direction) and rules[direction] == Decision.ALLOW:
+            message = _("Exemptions apply to a denied direction; %(direction)s is allowed.") % {"direction": direction}
+            raise Invalid(errors={"exemptions": [message]})
+    return rules
+
+
+def _min_os_versions(value: dict[str, str]) -> dict[str, str]:
+    for platform, version in value.items():
+        if platform not in PLATFORMS:
+            raise Invalid(
+                _("Unknown platform %(platform)r; one of: %(platforms)s.")
+                % {"platform": platform, "platforms": ", ".join(PLATFORMS)}
             )
-        return value
+        if not VERSION.match(version):
+            raise Invalid(_("%(platform)s: a version such as 14 or 16.4.") % {"platform": platform})
+    return value
 
 
-class AppRuleSpec(serializers.Serializer):
-    id = AppIdField()
-    install = serializers.ChoiceField(choices=InstallMode.choices, default=InstallMode.AVAILABLE)
-    min_version = StrictCharField(allow_blank=True, allow_null=True, required=False, default=None, max_length=32)
-    signing_cert_sha256 = serializers.ListField(
-        child=StrictCharField(), required=False, default=list, max_length=MAX_CERTS_PER_APP
-    )
-    managed_config = serializers.DictField(required=False, default=dict)
-
-    def validate_min_version(self, value):
-        if value in (None, ""):
-            return None
-        if not VERSION.match(value):
-            raise serializers.ValidationError("A version such as 3, 3.2 or 3.2.1.")
-        return value
-
-    def validate_signing_cert_sha256(self, value):
-        cleaned = []
-        for item in value:
-            if not SHA256_HEX.match(item):
-                raise serializers.ValidationError(f"{item!r} is not a SHA-256 hash (64 hex characters).")
-            if item.lower() in cleaned:
-                raise serializers.ValidationError(f"{item} is listed twice.")
-            cleaned.append(item.lower())
-        return cleaned
-
-    def validate_managed_config(self, value):
-        # Before anything walks it recursively: depth, size, and what PostgreSQL's jsonb cannot
-        # store (NUL, lone surrogates, NaN and infinite numbers), refused here, naming the field.
-        try:
-            jsonsafe.check(
-                value, max_depth=MAX_MANAGED_CONFIG_DEPTH, text_safe=True, max_nodes=MAX_MANAGED_CONFIG_BYTES
-            )
-        except jsonsafe.UnsafeJSON as exc:
-            raise serializers.ValidationError(str(exc)) from exc
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
-        if len(text.encode()) > MAX_MANAGED_CONFIG_BYTES:
-            raise serializers.ValidationError(f"At most {MAX_MANAGED_CONFIG_BYTES // 1024} KiB of JSON.")
-        return value
-
-    def validate(self, attrs):
-        if attrs["install"] == InstallMode.BLOCKED and (attrs.get("min_version") or attrs.get("managed_config")):
-            raise serializers.ValidationError(
-                {"install": ["A blocked app cannot have a minimum version or a managed configuration."]}
-            )
-        return attrs
+def _enforcement(attrs: dict[str, Any]) -> dict[str, Any]:
+    block, wipe = attrs.get("block_after_days"), attrs.get("wipe_after_days")
+    if block is not None and wipe is not None and wipe <= block:
+        message = _("Must be more than block_after_days (%(block)s): lock first, wipe later.") % {"block": block}
+        raise Invalid(errors={"wipe_after_days": [message]})
+    return attrs
 
 
-class ExemptionsSpec(serializers.Serializer):
-    work_to_personal = serializers.ListField(
-        child=AppIdField(), required=False, default=list, max_length=MAX_EXEMPTIONS
-    )
-    personal_to_work = serializers.ListField(
-        child=AppIdField(), required=False, default=list, max_length=MAX_EXEMPTIONS
-    )
+def _name(value: str) -> str:
+    if not value.strip():
+        raise Invalid(_("A persona needs a name."))
+    return value.strip()
 
 
-class ChannelSpec(serializers.Serializer):
-    work_to_personal = serializers.ChoiceField(choices=Decision.choices)
-    personal_to_work = serializers.ChoiceField(choices=Decision.choices)
-    exemptions = ExemptionsSpec(required=False)
-
-    def validate(self, attrs):
-        attrs.setdefault("exemptions", {"work_to_personal": [], "personal_to_work": []})
-        for direction in Direction.values:
-            if attrs["exemptions"].get(direction) and attrs[direction] == Decision.ALLOW:
-                raise serializers.ValidationError(
-                    {"exemptions": [f"Exemptions apply to a denied direction; {direction} is allowed."]}
-                )
-        return attrs
-
-
-class ClipboardSpec(ChannelSpec):
-    max_chars = StrictIntegerField(min_value=0, max_value=1_000_000, default=0, help_text="0: no limit.")
-
-
-class DataSharingSpec(serializers.Serializer):
-    clipboard = ClipboardSpec()
-    files = ChannelSpec()
-    contacts = ChannelSpec()
-    calendar = ChannelSpec()
-    share_sheet = ChannelSpec()
-    notifications = ChannelSpec()
-    screen_capture = ChannelSpec()
-    widgets = ChannelSpec()
+def _persona(attrs: dict[str, Any]) -> dict[str, Any]:
+    errors: dict[str, list[str]] = {}
+    seen: dict[str, int] = {}
+    for index, rule in enumerate(attrs["apps"]):
+        if rule["id"] in seen:
+            message = _("%(app)s is already listed (apps[%(first)s]).") % {"app": rule["id"], "first": seen[rule["id"]]}
+            errors[f"apps[{index}].id"] = [message]
+        seen.setdefault(rule["id"], index)
+    listed = {rule["id"]: rule["install"] for rule in attrs["apps"]}
+    for channel, rules in attrs["data_sharing"].items():
+        for direction, apps in rules["exemptions"].items():
+            for app in apps:
+                if listed.get(app) in (None, InstallMode.BLOCKED):
+                    errors.setdefault(f"data_sharing.{channel}.exemptions.{direction}", []).append(
+                        _("%(app)s is exempt but is not an allowed app of this persona.") % {"app": app}
+                    )
+    if errors:
+        raise Invalid(errors=errors)
+    return attrs
 
 
-class EncryptionSpec(serializers.Serializer):
-    cipher = serializers.ChoiceField(choices=CIPHERS, default="AES-256-GCM")
-    rotate_after_days = StrictIntegerField(min_value=1, max_value=365)
+# --- The shape of a spec --------------------------------------------------------------------------
 
 
-class PasscodeSpec(serializers.Serializer):
-    required = StrictBooleanField()
-    min_length = StrictIntegerField(min_value=4, max_value=16)
-    complexity = serializers.ChoiceField(choices=PasscodeComplexity.choices)
+_CHANNEL_FIELDS = {
+    "work_to_personal": Choice(choices=Decision.choices),
+    "personal_to_work": Choice(choices=Decision.choices),
+    "exemptions": Object(
+        "Exemptions",
+        {
+            "work_to_personal": ListOf(AppId(), default=list, max_length=MAX_EXEMPTIONS),
+            "personal_to_work": ListOf(AppId(), default=list, max_length=MAX_EXEMPTIONS),
+        },
+        required=False,
+    ),
+}
+_CHANNEL = Object("Channel", _CHANNEL_FIELDS, check=_channel)
+_CLIPBOARD = Object(
+    "Clipboard",
+    {**_CHANNEL_FIELDS, "max_chars": Integer(min_value=0, max_value=1_000_000, default=0, help_text="0: no limit.")},
+    check=_channel,
+)
+
+APP_RULE = Object(
+    "AppRule",
+    {
+        "id": AppId(),
+        "install": Choice(choices=InstallMode.choices, default=InstallMode.AVAILABLE),
+        "min_version": Text(allow_blank=True, allow_null=True, default=None, max_length=32, check=_min_version),
+        "signing_cert_sha256": ListOf(Text(), default=list, max_length=MAX_CERTS_PER_APP, check=_signing_certs),
+        "managed_config": MapOf(default=dict, check=_managed_config),
+    },
+    check=_app_rule,
+)
+
+SPEC = Object(
+    "Persona",
+    {
+        "name": Text(max_length=100, check=_name),
+        "description": Text(allow_blank=True, default="", max_length=2000),
+        "apps": ObjectList(APP_RULE, max_length=MAX_APPS),
+        "data_sharing": Object(
+            "DataSharing",
+            {channel: _CLIPBOARD if channel == Channel.CLIPBOARD else _CHANNEL for channel in Channel.values},
+        ),
+        "encryption": Object(
+            "Encryption",
+            {
+                "cipher": Choice(choices=CIPHERS, default="AES-256-GCM"),
+                "rotate_after_days": Integer(min_value=1, max_value=365),
+            },
+        ),
+        "access": Object(
+            "Access",
+            {
+                "passcode": Object(
+                    "Passcode",
+                    {
+                        "required": Boolean(),
+                        "min_length": Integer(min_value=4, max_value=16),
+                        "complexity": Choice(choices=PasscodeComplexity.choices),
+                    },
+                ),
+                "max_offline_days": Integer(min_value=1, max_value=365),
+                "min_os_version": MapOf(Text(max_length=32), default=dict, check=_min_os_versions),
+                "block_compromised": Boolean(),
+            },
+        ),
+        "enforcement": Object(
+            "Enforcement",
+            {
+                "block_after_days": Integer(min_value=0, max_value=365, allow_null=True, default=None),
+                "wipe_after_days": Integer(min_value=1, max_value=365, allow_null=True, default=None),
+            },
+            check=_enforcement,
+        ),
+    },
+    check=_persona,
+)
+"""The shape of a persona spec: what `validate_spec` enforces, and what the admin API documents."""
 
 
-class AccessSpec(serializers.Serializer):
-    passcode = PasscodeSpec()
-    max_offline_days = StrictIntegerField(min_value=1, max_value=365)
-    min_os_version = serializers.DictField(child=StrictCharField(max_length=32), required=False, default=dict)
-    block_compromised = StrictBooleanField()
-
-    def validate_min_os_version(self, value):
-        for platform, version in value.items():
-            if platform not in PLATFORMS:
-                raise serializers.ValidationError(f"Unknown platform {platform!r}; one of: {', '.join(PLATFORMS)}.")
-            if not VERSION.match(version):
-                raise serializers.ValidationError(f"{platform}: a version such as 14 or 16.4.")
-        return value
-
-
-class EnforcementSpec(serializers.Serializer):
-    block_after_days = StrictIntegerField(min_value=0, max_value=365, allow_null=True, required=False, default=None)
-    wipe_after_days = StrictIntegerField(min_value=1, max_value=365, allow_null=True, required=False, default=None)
-
-    def validate(self, attrs):
-        block, wipe = attrs.get("block_after_days"), attrs.get("wipe_after_days")
-        if block is not None and wipe is not None and wipe <= block:
-            raise serializers.ValidationError(
-                {"wipe_after_days": [f"Must be more than block_after_days ({block}): lock first, wipe later."]}
-            )
-        return attrs
-
-
-class PersonaSpec(serializers.Serializer):
-    name = StrictCharField(max_length=100)
-    description = StrictCharField(allow_blank=True, required=False, default="", max_length=2000)
-    apps = AppRuleSpec(many=True, max_length=MAX_APPS)
-    data_sharing = DataSharingSpec()
-    encryption = EncryptionSpec()
-    access = AccessSpec()
-    enforcement = EnforcementSpec()
-
-    def validate_name(self, value):
-        if not value.strip():
-            raise serializers.ValidationError("A persona needs a name.")
-        return value.strip()
-
-    def validate(self, attrs):
-        errors: dict[str, list[str]] = {}
-        seen: dict[str, int] = {}
-        for index, rule in enumerate(attrs["apps"]):
-            if rule["id"] in seen:
-                errors[f"apps[{index}].id"] = [f"{rule['id']} is already listed (apps[{seen[rule['id']]}])."]
-            seen.setdefault(rule["id"], index)
-        listed = {rule["id"]: rule["install"] for rule in attrs["apps"]}
-        for channel, rules in attrs["data_sharing"].items():
-            for direction, apps in rules["exemptions"].items():
-                for app in apps:
-                    if listed.get(app) in (None, InstallMode.BLOCKED):
-                        errors.setdefault(f"data_sharing.{channel}.exemptions.{direction}", []).append(
-                            f"{app} is exempt but is not an allowed app of this persona."
-                        )
-        if errors:
-            raise serializers.ValidationError(errors)
-        return attrs
-
-
-def validate_spec(spec: dict) -> dict:
-    """The cleaned spec, or serializers.ValidationError with errors by field path."""
-    serializer = PersonaSpec(data=spec)
-    serializer.is_valid(raise_exception=True)
-    return json.loads(json.dumps(serializer.validated_data))
+def validate_spec(spec: Any) -> dict[str, Any]:
+    """The cleaned spec, or ServiceError (code `invalid`) with the messages by field path."""
+    return json.loads(json.dumps(validate(SPEC, spec)))
 
 
 def merge(base: dict, changes: dict) -> dict:
@@ -262,12 +290,12 @@ def diff(old: dict, new: dict, path: str = "") -> list[str]:
 # --- Defaults and presets -----------------------------------------------------------------------
 
 
-def _sharing(w2p: dict[str, str], p2w: dict[str, str], max_chars: int = 0) -> dict:
-    sharing = {}
+def _sharing(w2p: dict[str, str], p2w: dict[str, str], max_chars: int = 0) -> dict[str, Any]:
+    sharing: dict[str, dict[str, Any]] = {}
     for channel in Channel.values:
         sharing[channel] = {
-            "work_to_personal": w2p.get(channel, w2p.get("*", "deny")),
-            "personal_to_work": p2w.get(channel, p2w.get("*", "deny")),
+            "work_to_personal": w2p.get(channel, w2p.get("*", Decision.DENY.value)),
+            "personal_to_work": p2w.get(channel, p2w.get("*", Decision.DENY.value)),
             "exemptions": {"work_to_personal": [], "personal_to_work": []},
         }
     sharing["clipboard"]["max_chars"] = max_chars

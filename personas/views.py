@@ -11,26 +11,27 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 from django.contrib import messages
-from django.db import transaction
-from django.db.models import Count
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from rest_framework.exceptions import ValidationError
 
-from devices.models import Device, Push
-from devices.push import push_progress, push_start_for_persona
-from mdm.api.errors import _field_errors
+from devices.models import Push
+from devices.persona_changes import persona_change
+from devices.push import push_progress
+from devices.selectors import persona_device_counts
 from mdm.console.decorators import console_view
-from mdm.errors import ServiceError
+from mdm.errors import NON_FIELD, ServiceError
 from mdm.lib import jsonsafe
 from mdm.lib.http import client_ip
-from mdm.permissions import Perm
+from mdm.permissions import OrgContext, Perm
+from personas import selectors
 from personas.choices import PLATFORMS, Channel, Decision, Direction, InstallMode, PasscodeComplexity
-from personas.compiler import compile_policy, persona_template
 from personas.models import Persona
-from personas.services import persona_create, persona_update, spec_of
+from personas.services import persona_create, spec_of
 from personas.spec import MAX_APPS, MAX_MANAGED_CONFIG_DEPTH, PRESETS
 
 EXTRA_APP_ROWS = 3
@@ -42,12 +43,24 @@ _ROW_INDEX = r"[0-9]{1,4}"
 _APP_ROW = re.compile(rf"^apps\[({_ROW_INDEX})\]\.id$")
 
 
+class ConsoleRequest(HttpRequest):
+    """A request that came through the console's door (`console_view` sets `org`)."""
+
+    org: OrgContext
+
+
 def _is_app_row(index: str) -> bool:
     return re.fullmatch(_ROW_INDEX, index) is not None and int(index) < MAX_APP_ROW
 
 
+def errors_of(exc: ServiceError) -> dict[str, list[str]]:
+    """A refusal's messages by field path, as the page shows them next to its fields (one that
+    names no field is about the whole form)."""
+    return exc.errors or {NON_FIELD: [exc.message]}
+
+
 @console_view(Perm.PERSONAS_VIEW)
-def persona_list(request):
+def persona_list(request: ConsoleRequest) -> HttpResponse:
     org = request.org.organization
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
@@ -63,17 +76,13 @@ def persona_list(request):
                 actor=request.org.actor,
                 client_ip=client_ip(request),
             )
-        except ValidationError as exc:
-            errors = _field_errors(exc.detail)
         except ServiceError as exc:
-            errors = {exc.field or "non_field_errors": [exc.message]}
+            errors = errors_of(exc)
         else:
             messages.success(request, _("Persona created from %(preset)s.") % {"preset": preset})
             return redirect("console:persona", pk=persona.pk)
-    counts = dict(
-        Device.objects.filter(organization=org, state="active").values_list("persona_id").annotate(n=Count("id"))
-    )
-    personas = [(p, counts.get(p.pk, 0)) for p in Persona.objects.filter(organization=org).order_by("name")]
+    counts = persona_device_counts(organization_id=org.pk)
+    personas = [(p, counts.get(p.pk, 0)) for p in selectors.persona_list(organization_id=org.pk, with_rules=False)]
     context = {
         "personas": personas,
         "presets": [(key, value["description"]) for key, value in PRESETS.items()],
@@ -83,11 +92,11 @@ def persona_list(request):
     return render(request, "console/personas/list.html", context)
 
 
-def _split(text: str) -> list[str]:
+def _split(text: str | None) -> list[str]:
     return [part for part in re.split(r"[\s,]+", text or "") if part]
 
 
-def _int(post, key: str, errors: dict, *, blank_is_none: bool = False):
+def _int(post: Mapping[str, str], key: str, errors: dict[str, list[str]], *, blank_is_none: bool = False) -> int | None:
     raw = (post.get(key) or "").strip()
     if raw == "" and blank_is_none:
         return None
@@ -98,7 +107,7 @@ def _int(post, key: str, errors: dict, *, blank_is_none: bool = False):
     return int(raw)
 
 
-def spec_from_post(post, base: dict) -> tuple[dict, dict]:
+def spec_from_post(post: Mapping[str, str], base: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """The spec the form describes, and the errors found while reading it (before validation)."""
     errors: dict[str, list[str]] = {}
     rows = sorted(int(m.group(1)) for key in post if (m := _APP_ROW.match(key)))
@@ -106,7 +115,7 @@ def spec_from_post(post, base: dict) -> tuple[dict, dict]:
         # A hand-made form: say so rather than read a row that the page never showed.
         errors["apps"] = [_("The form names app rows this page does not have; reload the page and try again.")]
         rows = []
-    apps = []
+    apps: list[dict[str, Any]] = []
     for index in rows:
         prefix = f"apps[{index}]"
         app_id = post.get(f"{prefix}.id", "").strip()
@@ -127,9 +136,9 @@ def spec_from_post(post, base: dict) -> tuple[dict, dict]:
                 "managed_config": config,
             }
         )
-    sharing = {}
+    sharing: dict[str, Any] = {}
     for channel in Channel.values:
-        entry = {"exemptions": {}}
+        entry: dict[str, Any] = {"exemptions": {}}
         for direction in Direction.values:
             entry[direction] = post.get(f"data_sharing.{channel}.{direction}", Decision.DENY)
             entry["exemptions"][direction] = _split(post.get(f"data_sharing.{channel}.exemptions.{direction}", ""))
@@ -166,15 +175,15 @@ def spec_from_post(post, base: dict) -> tuple[dict, dict]:
     return spec, errors
 
 
-def _persona(request, pk) -> Persona:
-    return get_object_or_404(
-        Persona.objects.filter(organization=request.org.organization).prefetch_related("app_rules", "sharing_rules"),
-        pk=pk,
-    )
+def _persona(request: ConsoleRequest, pk: uuid.UUID) -> Persona:
+    persona = selectors.persona_get(organization_id=request.org.organization.pk, persona_id=pk)
+    if persona is None:
+        raise Http404
+    return persona
 
 
 @console_view(Perm.PERSONAS_VIEW)
-def persona_edit(request, pk):
+def persona_edit(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
     persona = _persona(request, pk)
     spec = spec_of(persona)
     errors: dict[str, list[str]] = {}
@@ -183,21 +192,19 @@ def persona_edit(request, pk):
         posted, errors = spec_from_post(request.POST, spec)
         if not errors:
             try:
-                with transaction.atomic():
-                    persona, changes = persona_update(
-                        persona=persona, spec=posted, actor=request.org.actor, client_ip=client_ip(request)
-                    )
-                    push = push_start_for_persona(persona=persona, actor=request.org.actor) if changes else None
-            except ValidationError as exc:
-                errors = _field_errors(exc.detail)
-            else:
-                if push is None:
-                    messages.info(request, _("Nothing changed."))
-                    return redirect("console:persona", pk=persona.pk)
-                messages.success(
-                    request, _("Saved as revision %(n)s; pushing it to its devices.") % {"n": persona.revision}
+                done = persona_change(
+                    persona=persona, spec=posted, actor=request.org.actor, client_ip=client_ip(request)
                 )
-                return redirect(f"{request.path}?push={push.pk}")
+            except ServiceError as exc:
+                errors = errors_of(exc)
+            else:
+                if done.push is None:
+                    messages.info(request, _("Nothing changed."))
+                    return redirect("console:persona", pk=done.persona.pk)
+                messages.success(
+                    request, _("Saved as revision %(n)s; pushing it to its devices.") % {"n": done.persona.revision}
+                )
+                return redirect(f"{request.path}?push={done.push.pk}")
         spec = posted
     push = None
     if push_id := request.GET.get("push"):
@@ -231,28 +238,23 @@ def _uuid(value: str) -> bool:
 
 
 @console_view(Perm.PERSONAS_VIEW)
-def persona_preview(request, pk):
+def persona_preview(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
     persona = _persona(request, pk)
-    document = compile_policy(
-        persona_template(persona, spec_of(persona)),
-        version=1,
-        key_id="00000000-0000-0000-0000-000000000000",
-        key_version=1,
-    )
+    document = selectors.persona_policy_preview(persona=persona)
     return render(
         request, "console/personas/preview.html", {"persona": persona, "document": json.dumps(document, indent=2)}
     )
 
 
 @console_view(Perm.PUSHES_VIEW)
-def push_progress_view(request, pk):
+def push_progress_view(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
     """The live progress bar of a push (htmx polls it until every device has answered)."""
     push = get_object_or_404(Push.objects.filter(organization=request.org.organization), pk=pk)
     return render(request, "console/personas/_push_progress.html", _progress_context(push))
 
 
-def _progress_context(push: Push) -> dict:
+def _progress_context(push: Push) -> dict[str, Any]:
     progress = push_progress(push)
     answered = progress["acknowledged"] + progress["failed"] + progress["expired"]
-    finished = push.state in ("done", "superseded") and answered >= push.processed
+    finished = push.state in (Push.State.DONE, Push.State.SUPERSEDED) and answered >= push.processed
     return {"push": push, "progress": progress, "answered": answered, "finished": finished}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from http import HTTPStatus
+from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
@@ -36,26 +37,14 @@ _CODES = {
 }
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state."
-    default_code = "conflict"
-
-
 class Gone(exceptions.APIException):
     status_code = status.HTTP_410_GONE
     default_detail = "Gone for good."
     default_code = "gone"
 
 
-class PayloadTooLarge(exceptions.APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is over the size limit."
-    default_code = "too_large"
-
-
-def problem(status_code: int, *, code: str, detail: str, errors: dict | None = None) -> dict:
-    body = {
+def problem(status_code: int, *, code: str, detail: str, errors: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
         "type": f"urn:mdm:problem:{code}",
         "title": HTTPStatus(status_code).phrase,
         "status": status_code,
@@ -68,7 +57,12 @@ def problem(status_code: int, *, code: str, detail: str, errors: dict | None = N
 
 
 def problem_response(
-    status_code: int, *, code: str, detail: str, errors: dict | None = None, headers=None
+    status_code: int,
+    *,
+    code: str,
+    detail: str,
+    errors: dict[str, list[str]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JsonResponse:
     """A problem as a plain Django response, for code outside DRF (middleware, handlers)."""
     response = JsonResponse(
@@ -81,7 +75,9 @@ def problem_response(
     return response
 
 
-def _field_errors(detail) -> dict[str, list[str]]:
+def _field_errors(detail: Any) -> dict[str, list[str]]:
+    """DRF's nested error detail flattened to messages by input path (`apps[0].id`), the shape of
+    ServiceError.errors (the API's own serializers raise DRF's ValidationError)."""
     if isinstance(detail, dict):
         out = {}
         for field, messages in detail.items():
@@ -101,7 +97,7 @@ def _field_errors(detail) -> dict[str, list[str]]:
     return {"non_field_errors": [str(m) for m in (detail if isinstance(detail, list) else [detail])]}
 
 
-def _first_code(detail) -> str | None:
+def _first_code(detail: Any) -> str | None:
     if isinstance(detail, dict):
         for value in detail.values():
             found = _first_code(value)
@@ -113,9 +109,9 @@ def _first_code(detail) -> str | None:
     return getattr(detail, "code", None)
 
 
-def problem_exception_handler(exc, context):
+def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: every exception becomes a problem+json response."""
-    headers = {}
+    headers: dict[str, str] = {}
     if isinstance(exc, ServiceError):
         status_code = exc.status
         body = problem(status_code, code=exc.code, detail=exc.message, errors=exc.errors or None)
@@ -127,6 +123,7 @@ def problem_exception_handler(exc, context):
 
     if isinstance(exc, exceptions.APIException):
         status_code = exc.status_code
+        errors: dict[str, list[str]] | None = None
         if isinstance(exc, exceptions.ValidationError):
             code = "invalid"
             detail = "The request has invalid fields."
@@ -135,14 +132,13 @@ def problem_exception_handler(exc, context):
             raw_code = _first_code(exc.detail) or exc.default_code
             code = _CODES.get(raw_code, raw_code)
             detail = str(exc.detail) if not isinstance(exc.detail, (dict, list)) else str(exc.default_detail)
-            errors = None
         if isinstance(exc, (exceptions.NotAuthenticated, exceptions.AuthenticationFailed)):
             headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
             status_code = status.HTTP_401_UNAUTHORIZED
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header
-        if getattr(exc, "wait", None) is not None:
-            headers["Retry-After"] = str(max(1, int(exc.wait + 0.999)))
+        if auth_header := getattr(exc, "auth_header", None):
+            headers["WWW-Authenticate"] = auth_header
+        if (wait := getattr(exc, "wait", None)) is not None:
+            headers["Retry-After"] = str(max(1, int(wait + 0.999)))
         body = problem(status_code, code=code, detail=detail, errors=errors)
         return Response(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE, headers=headers)
 

@@ -1,25 +1,32 @@
 """Admin API: personas. A change bumps the revision and starts a push to the persona's devices.
 
 Views stand at the top and may orchestrate several apps: the persona services know nothing of
-devices, so the device counts and the push are asked of the devices app here.
+devices, so the device counts, the change with its push and the assignment are asked of the
+devices app here.
 """
 
 from __future__ import annotations
 
-from django.db import transaction
-from django.db.models import Count
-from django.shortcuts import get_object_or_404
+import uuid
+from typing import Any
+
+from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from devices.models import Device
+from devices.models import Push
+from devices.persona_changes import persona_change
+from devices.push import persona_assign
+from devices.selectors import persona_device_counts
 from mdm.api.pagination import PagePagination
 from mdm.api.permissions import OrgScopedMixin
 from mdm.lib.http import client_ip
 from mdm.permissions import Perm
+from personas import selectors
 from personas.api.serializers import (
     AssignSerializer,
     PersonaCreateSerializer,
@@ -27,24 +34,14 @@ from personas.api.serializers import (
     PolicyPreviewSerializer,
     PushStartedSerializer,
 )
-from personas.compiler import compile_policy, persona_template
 from personas.models import Persona
-from personas.services import persona_create, persona_delete, persona_update, spec_of
+from personas.services import persona_create, persona_delete, spec_of
+from personas.spec import DEFAULT_PRESET
 
 READ_ONLY = {"id", "revision", "preset", "is_default", "devices", "created_at", "updated_at"}
-PREVIEW_KEY_ID = "00000000-0000-0000-0000-000000000000"
 
 
-def device_counts(organization) -> dict:
-    rows = (
-        Device.objects.filter(organization=organization, state="active", persona__isnull=False)
-        .values_list("persona_id")
-        .annotate(n=Count("id"))
-    )
-    return dict(rows)
-
-
-def represent(persona: Persona, counts: dict) -> dict:
+def represent(persona: Persona, counts: dict[uuid.UUID, int]) -> dict[str, Any]:
     return {
         "id": str(persona.pk),
         "revision": persona.revision,
@@ -57,10 +54,20 @@ def represent(persona: Persona, counts: dict) -> dict:
     }
 
 
-def _body(request) -> dict:
+def push_link(push: Push) -> dict[str, str]:
+    return {"id": str(push.pk), "url": f"/api/v1/pushes/{push.pk}/"}
+
+
+def _body(request: Request) -> dict[str, Any]:
+    """The request's JSON object (a 400 for anything else)."""
     if not isinstance(request.data, dict):
         raise ValidationError({"non_field_errors": ["A JSON object is expected."]})
-    return {key: value for key, value in request.data.items() if key not in READ_ONLY}
+    return request.data
+
+
+def _spec_part(body: dict[str, Any]) -> dict[str, Any]:
+    """The body without what the server keeps about a persona (echoed back by clients, ignored)."""
+    return {key: value for key, value in body.items() if key not in READ_ONLY}
 
 
 class PersonaListApi(OrgScopedMixin, APIView):
@@ -69,26 +76,26 @@ class PersonaListApi(OrgScopedMixin, APIView):
     pagination_class = PagePagination
 
     @extend_schema(responses=PersonaSerializer(many=True))
-    def get(self, request):
+    def get(self, request: Request) -> Response:
         """Every persona of the organization, by name."""
-        personas = (
-            Persona.objects.filter(organization=self.organization)
-            .prefetch_related("app_rules", "sharing_rules")
-            .order_by("name", "id")
-        )
         paginator = self.pagination_class()
-        page = paginator.paginate_queryset(personas, request, view=self)
-        counts = device_counts(self.organization)
+        page = paginator.paginate_queryset(
+            selectors.persona_list(organization_id=self.organization.pk), request, view=self
+        )
+        counts = persona_device_counts(organization_id=self.organization.pk)
         return paginator.get_paginated_response([represent(p, counts) for p in page])
 
     @extend_schema(request=PersonaCreateSerializer, responses={201: PersonaSerializer})
-    def post(self, request):
+    def post(self, request: Request) -> Response:
         """Create a persona from a preset; any part of the spec in the body is laid over it."""
         body = _body(request)
-        preset = request.data.get("preset", "byod-basic")
-        start = PersonaCreateSerializer(data={"preset": preset, **({"name": body["name"]} if "name" in body else {})})
+        changes = _spec_part(body)
+        start_data = {
+            "preset": body.get("preset", DEFAULT_PRESET),
+            **({"name": changes["name"]} if "name" in changes else {}),
+        }
+        start = PersonaCreateSerializer(data=start_data)
         start.is_valid(raise_exception=True)
-        changes = body
         persona = persona_create(
             organization=self.organization,
             name=start.validated_data["name"],
@@ -97,6 +104,7 @@ class PersonaListApi(OrgScopedMixin, APIView):
             actor=self.org_context.actor,
             client_ip=client_ip(request),
         )
+        # A new persona has no devices yet.
         return Response(represent(persona, {}), status=status.HTTP_201_CREATED)
 
 
@@ -108,45 +116,41 @@ class PersonaDetailApi(OrgScopedMixin, APIView):
         "DELETE": Perm.PERSONAS_CHANGE,
     }
 
-    def _get(self, pk) -> Persona:
-        return get_object_or_404(
-            Persona.objects.filter(organization=self.organization).prefetch_related("app_rules", "sharing_rules"), pk=pk
-        )
+    def _get(self, pk: uuid.UUID) -> Persona:
+        persona = selectors.persona_get(organization_id=self.organization.pk, persona_id=pk)
+        if persona is None:
+            raise Http404
+        return persona
 
-    def _answer(self, persona: Persona, push=None) -> Response:
-        persona = self._get(persona.pk)
-        body = represent(persona, device_counts(self.organization))
+    def _answer(self, persona: Persona, push: Push | None = None) -> Response:
+        persona = self._get(persona.pk)  # fresh, with the rules as saved
+        body = represent(persona, persona_device_counts(organization_id=self.organization.pk))
         if push is not None:
-            body["push"] = {"id": str(push.pk), "url": f"/api/v1/pushes/{push.pk}/"}
+            body["push"] = push_link(push)
         return Response(body)
 
+    def _change(self, request: Request, pk: uuid.UUID, **change: dict[str, Any]) -> Response:
+        done = persona_change(
+            persona=self._get(pk), actor=self.org_context.actor, client_ip=client_ip(request), **change
+        )
+        return self._answer(done.persona, done.push)
+
     @extend_schema(responses=PersonaSerializer)
-    def get(self, request, pk):
+    def get(self, request: Request, pk: uuid.UUID) -> Response:
         return self._answer(self._get(pk))
 
-    def _update(self, request, persona: Persona, **change) -> Response:
-        from devices.push import push_start_for_persona
-
-        # The change and its push commit together: a change is never left without its push.
-        with transaction.atomic():
-            persona, changes = persona_update(
-                persona=persona, actor=self.org_context.actor, client_ip=client_ip(request), **change
-            )
-            push = push_start_for_persona(persona=persona, actor=self.org_context.actor) if changes else None
-        return self._answer(persona, push)
-
     @extend_schema(request=PersonaSerializer, responses=PersonaSerializer)
-    def put(self, request, pk):
+    def put(self, request: Request, pk: uuid.UUID) -> Response:
         """Replace the whole spec."""
-        return self._update(request, self._get(pk), spec=_body(request))
+        return self._change(request, pk, spec=_spec_part(_body(request)))
 
     @extend_schema(request=PersonaSerializer(partial=True), responses=PersonaSerializer)
-    def patch(self, request, pk):
+    def patch(self, request: Request, pk: uuid.UUID) -> Response:
         """Change part of the spec: objects are merged key by key, lists (apps, exemptions) replaced."""
-        return self._update(request, self._get(pk), patch=_body(request))
+        return self._change(request, pk, patch=_spec_part(_body(request)))
 
     @extend_schema(responses={204: None})
-    def delete(self, request, pk):
+    def delete(self, request: Request, pk: uuid.UUID) -> Response:
         """Delete a persona that no device or enrollment token uses (409 otherwise)."""
         persona_delete(persona=self._get(pk), actor=self.org_context.actor, client_ip=client_ip(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -156,28 +160,24 @@ class PersonaPolicyPreviewApi(OrgScopedMixin, APIView):
     required_perms = {"GET": Perm.PERSONAS_VIEW}
 
     @extend_schema(responses=PolicyPreviewSerializer)
-    def get(self, request, pk):
+    def get(self, request: Request, pk: uuid.UUID) -> Response:
         """The policy document this persona compiles to, validated against the policy schema."""
-        persona = get_object_or_404(
-            Persona.objects.filter(organization=self.organization).prefetch_related("app_rules", "sharing_rules"), pk=pk
-        )
-        document = compile_policy(
-            persona_template(persona, spec_of(persona)), version=1, key_id=PREVIEW_KEY_ID, key_version=1
-        )
-        return Response(
-            {"policy": document, "placeholders": ["version", "encryption.key_id", "encryption.key_version"]}
-        )
+        persona = selectors.persona_get(organization_id=self.organization.pk, persona_id=pk)
+        if persona is None:
+            raise Http404
+        document = selectors.persona_policy_preview(persona=persona)
+        return Response({"policy": document, "placeholders": list(selectors.PREVIEW_PLACEHOLDERS)})
 
 
 class PersonaAssignApi(OrgScopedMixin, APIView):
     required_perms = {"POST": Perm.PERSONAS_CHANGE}
 
     @extend_schema(request=AssignSerializer, responses={202: PushStartedSerializer})
-    def post(self, request, pk):
+    def post(self, request: Request, pk: uuid.UUID) -> Response:
         """Move devices to this persona; a push delivers it to them (202 with the push)."""
-        from devices.push import persona_assign
-
-        persona = get_object_or_404(Persona.objects.filter(organization=self.organization), pk=pk)
+        persona = selectors.persona_get(organization_id=self.organization.pk, persona_id=pk, with_rules=False)
+        if persona is None:
+            raise Http404
         serializer = AssignSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         push = persona_assign(
@@ -186,5 +186,4 @@ class PersonaAssignApi(OrgScopedMixin, APIView):
             actor=self.org_context.actor,
             client_ip=client_ip(request),
         )
-        body = {"id": str(push.pk), "url": f"/api/v1/pushes/{push.pk}/", "targeted": push.targeted}
-        return Response(body, status=status.HTTP_202_ACCEPTED)
+        return Response({**push_link(push), "targeted": push.targeted}, status=status.HTTP_202_ACCEPTED)

@@ -85,3 +85,33 @@ def test_helpdesk_reads_but_cannot_change_and_other_organizations_are_404(client
     client.force_login(actors.outsider)
     assert client.get(f"/console/personas/{persona.pk}/").status_code == 404
     assert client.get(f"/console/personas/{persona.pk}/preview/").status_code == 404
+
+
+def test_the_list_counts_each_personas_active_devices(client, actors, agent_factory):
+    agent_factory()
+    client.force_login(actors.auditor)
+    html = client.get("/console/personas/").content.decode()
+    assert re.search(r"BYOD basic</a>.*?<td>1</td></tr>", html, flags=re.S)
+
+
+def test_creating_with_a_name_taken_or_an_unknown_preset_says_so_next_to_the_field(client, actors):
+    client.force_login(actors.admin)
+    html = client.post("/console/personas/", {"name": "BYOD Basic", "preset": "byod-basic"}).content.decode()
+    assert re.search(r'name="name"[^>]*required>\s*<span class="error" role="alert">A persona named', html)
+    html = client.post("/console/personas/", {"name": "Lab", "preset": "byod-lax"}).content.decode()
+    assert '<span class="error" role="alert">Unknown preset &#x27;byod-lax&#x27;' in html
+    assert Persona.objects.filter(organization=actors.org).count() == 1
+
+
+def test_renaming_to_a_name_taken_in_the_editor_shows_the_error_by_the_name(client, actors):
+    client.force_login(actors.admin)
+    client.post("/console/personas/", {"name": "Sales", "preset": "byod-strict"})
+    sales = Persona.objects.get(organization=actors.org, name="Sales")
+    url = f"/console/personas/{sales.pk}/"
+    data = form_of(client.get(url).content.decode())
+    data["name"] = "byod basic"
+    html = client.post(url, data).content.decode()
+    assert "Nothing was saved" in html
+    assert re.search(r'name="name" value="byod basic"[^>]*>\s*<span class="error" role="alert">A persona named', html)
+    sales.refresh_from_db()
+    assert (sales.name, sales.revision) == ("Sales", 1)

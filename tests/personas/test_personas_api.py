@@ -143,3 +143,48 @@ def test_another_organizations_persona_is_404(actors, persona):
     assert api.get(URL).json()["results"][0]["id"] != str(persona.pk)
     persona.refresh_from_db()
     assert persona.description.startswith("Personal device")
+
+
+def test_an_invalid_change_answers_the_problem_it_always_has(actors, persona):
+    response = actors.api(actors.admin).patch(
+        f"{URL}{persona.pk}/",
+        {"name": "", "apps": [{"id": "com.a.b", "signing_cert_sha256": [42]}], "access": {"max_offline_days": "7"}},
+        format="json",
+    )
+    assert response.status_code == 400 and response["Content-Type"].startswith("application/problem+json")
+    assert response.json() == {
+        "type": "urn:mdm:problem:invalid",
+        "title": "Bad Request",
+        "status": 400,
+        "detail": "The request has invalid fields.",
+        "code": "invalid",
+        "errors": {
+            "name": ["This field may not be blank."],
+            "apps[0].signing_cert_sha256[0]": ["Not a valid string."],
+            "access.max_offline_days": ["A valid integer is required."],
+        },
+    }
+
+
+def test_a_name_already_taken_is_a_400_on_the_name(actors, persona):
+    api = actors.api(actors.admin)
+    created = api.post(URL, {"name": "Sales"}, format="json").json()
+    for response in (
+        api.post(URL, {"name": "byod basic"}, format="json"),
+        api.patch(f"{URL}{created['id']}/", {"name": "BYOD Basic"}, format="json"),
+    ):
+        assert response.status_code == 400
+        body = response.json()
+        assert (body["code"], body["detail"]) == ("invalid", "The request has invalid fields.")
+        assert list(body["errors"]) == ["name"] and "already exists" in body["errors"]["name"][0]
+    assert Persona.objects.get(pk=created["id"]).name == "Sales"
+
+
+def test_the_device_counts_are_the_active_devices_of_each_persona(actors, persona, agent_factory):
+    agent_factory()
+    agent_factory()
+    other = actors.api(actors.admin).post(URL, {"name": "Lab"}, format="json").json()
+    rows = {row["name"]: row["devices"] for row in actors.api(actors.auditor).get(URL).json()["results"]}
+    assert rows == {"BYOD basic": 2, "Lab": 0}
+    assert actors.api(actors.auditor).get(f"{URL}{persona.pk}/").json()["devices"] == 2
+    assert actors.api(actors.auditor).get(f"{URL}{other['id']}/").json()["devices"] == 0

@@ -1,0 +1,36 @@
+"""Reads of personas that the console and the admin API share: one definition of each.
+
+Every read starts from the caller's organization: a persona of another one is not found.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import QuerySet
+
+from personas.compiler import compile_policy, persona_template
+from personas.models import Persona
+from personas.services import spec_of
+
+# The preview is the document of no particular device: these parts are placeholders.
+PREVIEW_KEY_ID = "00000000-0000-0000-0000-000000000000"
+PREVIEW_PLACEHOLDERS = ("version", "encryption.key_id", "encryption.key_version")
+
+
+def persona_list(*, organization_id: uuid.UUID, with_rules: bool = True) -> QuerySet[Persona]:
+    """The organization's personas by name; `with_rules` fetches what `spec_of` reads, in two queries."""
+    personas = Persona.objects.filter(organization_id=organization_id).order_by("name", "id")
+    return personas.prefetch_related("app_rules", "sharing_rules") if with_rules else personas
+
+
+def persona_get(*, organization_id: uuid.UUID, persona_id: uuid.UUID, with_rules: bool = True) -> Persona | None:
+    """One persona of the organization, or None (there is no such persona, or it is another's)."""
+    return persona_list(organization_id=organization_id, with_rules=with_rules).filter(pk=persona_id).first()
+
+
+def persona_policy_preview(*, persona: Persona) -> dict[str, Any]:
+    """The policy document the persona compiles to, with placeholders for the per-device parts
+    (PREVIEW_PLACEHOLDERS), validated against the policy schema like any device's."""
+    return compile_policy(persona_template(persona, spec_of(persona)), version=1, key_id=PREVIEW_KEY_ID, key_version=1)
