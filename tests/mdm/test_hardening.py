@@ -13,7 +13,9 @@ import pytest
 from django.test import Client
 
 from devices.models import Device, EnrollmentToken, Wipe
+from mdm.errors import ServiceError
 from personas.models import Persona
+from personas.spec import PRESETS, validate_spec
 from tests.agents import Keys, enroll_body
 
 PROBLEM = "application/problem+json"
@@ -105,13 +107,11 @@ def test_non_finite_numbers_are_refused_by_the_agent_api_too(enrolled):
 
 
 def test_a_non_finite_managed_config_given_in_python_is_refused_by_the_validation():
-    from personas.spec import PRESETS, validate_spec
-
     spec = {"name": "X", **PRESETS["byod-basic"]}
     spec["apps"] = [{"id": "com.acme.mail", "managed_config": {"n": float("inf")}}]
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(ServiceError) as caught:
         validate_spec(spec)
-    assert "apps" in str(caught.value.detail)
+    assert list(caught.value.errors) == ["apps[0].managed_config"]
 
 
 # 3. Durations ------------------------------------------------------------------------------------
