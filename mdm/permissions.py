@@ -134,7 +134,7 @@ def context_for_request(request) -> OrgContext | None:
     from mdm.models import ApiToken
 
     if isinstance(token, ApiToken):
-        membership = getattr(token, "_membership", None)
+        membership = token._membership
         context = (
             OrgContext(organization=token.organization, user=token.user, membership=membership, api_token=token)
             if membership is not None

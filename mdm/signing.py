@@ -245,8 +245,9 @@ def verify_jwt(token: str, *, audience: str | None = None, typ: str | None = Non
     if typ is not None and header.get("typ") != typ:
         raise jwt.InvalidTokenError("Unexpected token type.")
     kid = header.get("kid")
-    published = isinstance(kid, str) and len(kid) <= 64 and kid in published_kids()
-    key = public_key_for_kid(kid) if published else None
+    if not isinstance(kid, str) or len(kid) > 64 or kid not in published_kids():
+        raise jwt.InvalidTokenError("Unknown signing key.")
+    key = public_key_for_kid(kid)
     if key is None:
         raise jwt.InvalidTokenError("Unknown signing key.")
     return jwt.decode(token, key, algorithms=["EdDSA"], audience=audience, **options)
