@@ -214,7 +214,9 @@ class SigningKey(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["state"], condition=models.Q(state="active"), name="signing_key_one_active")
+            models.UniqueConstraint(
+                fields=["state"], condition=models.Q(state=SigningKeyState.ACTIVE), name="signing_key_one_active"
+            )
         ]
 
     def __str__(self) -> str:

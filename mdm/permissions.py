@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 
 from mdm.actors import Actor
 from mdm.choices import Role
-
-if TYPE_CHECKING:
-    from mdm.models import ApiToken, Membership, Organization, User
+from mdm.models import ApiToken, Membership, Organization, User
 
 
 class Perm(StrEnum):
@@ -105,8 +102,6 @@ SESSION_ORG_KEY = "mdm_organization_id"
 
 def memberships_of(user, *, console: bool = True) -> list[Membership]:
     """The user's memberships: those with a console role, or (console=False) all of them."""
-    from mdm.models import Membership
-
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
     rows = Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
@@ -131,8 +126,6 @@ def context_for_request(request) -> OrgContext | None:
     if cached is not None:
         return cached
     token = getattr(request, "auth", None)
-    from mdm.models import ApiToken
-
     if isinstance(token, ApiToken):
         membership = token._membership
         context = (
@@ -143,11 +136,4 @@ def context_for_request(request) -> OrgContext | None:
     else:
         context = context_for_session(request)
     request._mdm_org_context = context
-    return context
-
-
-def require_context(request) -> OrgContext:
-    context = context_for_request(request)
-    if context is None:
-        raise PermissionDenied("You are not a member of any organization.")
     return context

@@ -15,22 +15,12 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from mdm.actors import SYSTEM, Actor
-from mdm.audit import audit_event_record, register_actions
+from mdm.audit import audit_event_record
 from mdm.choices import Role
 from mdm.errors import ServiceError
 from mdm.models import ApiToken, ExternalIdentity, Invitation, Membership, Organization, User
 
 API_TOKEN_PREFIX = "mdmat_"
-
-register_actions(
-    {
-        "member.invited": {"email", "role", "expires_at"},
-        "member.invitation_accepted": {"email", "role"},
-        "member.invitation_declined": {"email", "role"},
-        "member.invitation_revoked": {"email", "role"},
-        "account.sso_bound": {"email", "issuer", "subject"},
-    }
-)
 
 # Other apps hook in here to give a new organization its defaults (the personas app adds its
 # starting persona) without mdm importing them.

@@ -9,8 +9,6 @@ from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
 
-_MISSING = object()
-
 
 def _failed(operation: str, key: str, exc: Exception) -> None:
     logger.warning("cache %s of %s failed (%s); carrying on without the cache", operation, key, exc)
