@@ -27,7 +27,7 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	$(BIN)/lint-imports
+	$(BIN)/lint-imports --cache-dir var/cache/import-linter
 
 test: $(BIN)/.installed
 	scripts/services-up.sh
