@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery, Task
 from django.db import InterfaceError, OperationalError, transaction
@@ -48,7 +49,7 @@ class MdmTask(Task):
 app.Task = MdmTask
 
 
-def enqueue_on_commit(task, *args, **kwargs) -> None:
+def enqueue_on_commit(task: Task, *args: Any, **kwargs: Any) -> None:
     """Publish `task` once the current transaction commits (at once outside a transaction).
 
     A task published before its rows are committed could run before they exist, or for a change

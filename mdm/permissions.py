@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied
 
 from mdm.actors import Actor
 from mdm.choices import Role
 from mdm.models import ApiToken, Membership, Organization, User
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+    from django.http import HttpRequest
+    from rest_framework.request import Request
 
 
 class Perm(StrEnum):
@@ -98,9 +104,11 @@ class OrgContext:
 
 
 SESSION_ORG_KEY = "mdm_organization_id"
+# Where a request keeps its resolved context (a console page or an API view asks more than once).
+_CONTEXT_ATTRIBUTE = "_mdm_org_context"
 
 
-def memberships_of(user, *, console: bool = True) -> list[Membership]:
+def memberships_of(user: User | AnonymousUser, *, console: bool = True) -> list[Membership]:
     """The user's memberships: those with a console role, or (console=False) all of them."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
@@ -110,19 +118,22 @@ def memberships_of(user, *, console: bool = True) -> list[Membership]:
     return list(rows)
 
 
-def context_for_session(request) -> OrgContext | None:
+def context_for_session(request: HttpRequest | Request) -> OrgContext | None:
     """The console's organization: the one picked with the switcher, else the first membership."""
-    memberships = memberships_of(request.user)
+    user = request.user
+    if not isinstance(user, User):  # anonymous
+        return None
+    memberships = memberships_of(user)
     if not memberships:
         return None
     chosen = request.session.get(SESSION_ORG_KEY)
     membership = next((m for m in memberships if str(m.organization_id) == chosen), memberships[0])
-    return OrgContext(organization=membership.organization, user=request.user, membership=membership)
+    return OrgContext(organization=membership.organization, user=user, membership=membership)
 
 
-def context_for_request(request) -> OrgContext | None:
+def context_for_request(request: HttpRequest | Request) -> OrgContext | None:
     """The org context of a console or admin API request, resolved once per request."""
-    cached = getattr(request, "_mdm_org_context", None)
+    cached: OrgContext | None = getattr(request, _CONTEXT_ATTRIBUTE, None)
     if cached is not None:
         return cached
     token = getattr(request, "auth", None)
@@ -135,5 +146,5 @@ def context_for_request(request) -> OrgContext | None:
         )
     else:
         context = context_for_session(request)
-    request._mdm_org_context = context
+    setattr(request, _CONTEXT_ATTRIBUTE, context)
     return context

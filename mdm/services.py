@@ -254,7 +254,7 @@ def membership_change_role(
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership, actor: Actor | None = None, client_ip: str | None = None):
+def membership_remove(*, membership: Membership, actor: Actor | None = None, client_ip: str | None = None) -> None:
     """Remove a member: their console access and their API tokens (which act as them) end."""
     membership, last_owner = _lock_owners(membership)
     if last_owner:
@@ -405,7 +405,7 @@ def invitation_decline(*, invitation: Invitation, user: User, client_ip: str | N
 
 
 @transaction.atomic
-def invitation_revoke(*, invitation: Invitation, actor: Actor | None = None, client_ip: str | None = None):
+def invitation_revoke(*, invitation: Invitation, actor: Actor | None = None, client_ip: str | None = None) -> None:
     """An owner cancels a pending invitation of their organization."""
     invitation = _lock_invitation(invitation, invitation.user)
     audit_event_record(
