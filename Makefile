@@ -22,9 +22,12 @@ run: $(BIN)/.installed
 demo: $(BIN)/.installed
 	$(BIN)/python manage.py serve --demo-agents 5
 
+# Style, then types (mypy, settings in pyproject.toml), then the layers (import-linter, same file).
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports --cache-dir var/cache/import-linter
 
 test: $(BIN)/.installed
 	scripts/services-up.sh

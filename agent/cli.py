@@ -6,6 +6,8 @@ import argparse
 import json
 import signal
 import sys
+from types import FrameType
+from typing import NoReturn
 
 from agent import PROTOCOL_VERSION, PROTOCOL_VERSIONS, __version__
 from agent.container import ContainerError
@@ -69,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _enroll(device: Device, args) -> str:
+def _enroll(device: Device, args: argparse.Namespace) -> str:
     if args.qr_payload:
         try:
             payload = json.loads(args.qr_payload)
@@ -93,7 +95,7 @@ def _enroll(device: Device, args) -> str:
     return "\n".join(lines)
 
 
-def _interrupt(signum, frame):
+def _interrupt(signum: int, frame: FrameType | None) -> NoReturn:
     raise KeyboardInterrupt
 
 

@@ -10,11 +10,13 @@ keys/container.key the data key (on a real device: the OS keystore)
 
 from __future__ import annotations
 
+import builtins
 import json
 import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -49,7 +51,7 @@ class Container:
     def meta(self) -> dict:
         return self.state.read("container.json") or {"state": "none"}
 
-    def _set_meta(self, **changes) -> None:
+    def _set_meta(self, **changes: Any) -> None:
         meta = self.meta
         meta.update(changes)
         self.state.write("container.json", meta)
@@ -120,13 +122,14 @@ class Container:
 
     # --- work apps -------------------------------------------------------------------------------
 
-    def apps(self) -> list[dict]:
+    # `builtins.list`: inside this class, `list` is the method above.
+    def apps(self) -> builtins.list[dict[str, Any]]:
         path = self.corporate / APPS_RECORD
         if self.status != "active" or not path.exists():
             return []
         return json.loads(self._open(self._key(), APPS_RECORD, path.read_bytes()))
 
-    def set_apps(self, apps: list[dict]) -> None:
+    def set_apps(self, apps: builtins.list[dict[str, Any]]) -> None:
         path = self.corporate / APPS_RECORD
         atomic_write(path, self._seal(self._key(), APPS_RECORD, json.dumps(apps).encode()))
 

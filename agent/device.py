@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import random
 import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import hpke
 
 from agent import PROTOCOL_VERSION, PROTOCOL_VERSIONS, __version__
 from agent.container import Container, ContainerError
 from agent.policy import PolicyRejected, may_install, may_share, verify_policy
 from agent.rollover import RolloverRejected, verify_rollover
 from agent.state import StateFolder
-from agent.transport import AgentError, Transport, Unreachable
+from agent.transport import AgentError, Reply, Transport, Unreachable
 
 ASSERTION_LIFETIME = 120
 TOKEN_REFRESH_MARGIN = 60
@@ -47,7 +50,7 @@ class NotEnrolled(AgentError):
 class Device:
     def __init__(
         self,
-        state_dir,
+        state_dir: str | os.PathLike[str],
         *,
         transport: Transport | None = None,
         clock: Callable[[], float] = time.time,
@@ -169,7 +172,7 @@ class Device:
         self.state.write("token.json", {"access_token": token, "expires_at": self.clock() + reply.body["expires_in"]})
         return token
 
-    def call(self, method: str, path: str, body: Any = None, **kwargs):
+    def call(self, method: str, path: str, body: Any = None, **kwargs: Any) -> Reply:
         """An authenticated request; a rejected access token is renewed once."""
         try:
             return self.transport.request(method, self.url(path), body=body, token=self.access_token(), **kwargs)
@@ -323,17 +326,19 @@ class Device:
         etag = identity.get("policy_etag")
         reply = self.call("GET", "policy", headers={"If-None-Match": etag} if etag else None)
         if reply.status != 304:
-            policy = verify_policy(
+            verified = verify_policy(
                 reply.body["jws"],
                 pinned_keys=identity["signing_keys"],
                 device_id=identity["device_id"],
                 issuer=identity["issuer"],
                 applied=identity.get("applied_policy_version"),
             )
-            if policy["version"] != reply.body["version"]:
+            if verified["version"] != reply.body["version"]:
                 raise PolicyRejected("The policy's version does not match what the server announced.")
-            self.state.write("policy.json", policy)
-            self.state.update_identity(applied_policy_version=policy["version"], policy_etag=reply.headers.get("ETag"))
+            self.state.write("policy.json", verified)
+            self.state.update_identity(
+                applied_policy_version=verified["version"], policy_etag=reply.headers.get("ETag")
+            )
         policy = self.policy
         if policy is not None:
             wanted = policy["encryption"]
@@ -346,8 +351,6 @@ class Device:
 
     def fetch_container_key(self) -> dict:
         """Fetch the container's data key, sealed to this device's X25519 key, and unseal it."""
-        from cryptography.hazmat.primitives import hpke
-
         body = self.call("GET", "container-key").body
         info = f"mdm/container-key/v1|{self.identity['device_id']}|{body['key_id']}|{body['version']}".encode()
         suite = hpke.Suite(hpke.KEM.X25519, hpke.KDF.HKDF_SHA256, hpke.AEAD.AES_256_GCM)
@@ -431,7 +434,7 @@ class Device:
         for command in reply.body["commands"]:
             if command["id"] in done:
                 # Run before, its result not recorded yet (we crashed, or the server did not answer).
-                status, detail = self.state.read("commands-done.json")[command["id"]]
+                status, detail = (self.state.read("commands-done.json") or {})[command["id"]]
             else:
                 status, detail = self.run_command(command)
                 record = self.state.read("commands-done.json") or {}
@@ -472,13 +475,18 @@ class Device:
         self.state.update_identity(applied_policy_version=None, policy_etag=None, offline_wiped_at=self.clock())
         return True
 
-    def run(self, *, wait: int = 30, max_seconds: float | None = None, should_stop=None, sleep=time.sleep) -> str:
+    def run(
+        self,
+        *,
+        wait: int = 30,
+        max_seconds: float | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> str:
         """The long-running loop of a real device: long-poll for commands, check in on the
         server's interval (with jitter), and ride out a server that restarts or is unreachable
         (exponential backoff; all state is on disk, so nothing is lost). Returns why it stopped.
         """
-        import random
-
         started = self.clock()
         next_checkin = 0.0
         backoff = 1.0

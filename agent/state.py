@@ -33,7 +33,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
 
 
 class StateFolder:
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root)
 
     @property
@@ -58,7 +58,7 @@ class StateFolder:
     def identity(self) -> dict[str, Any] | None:
         return self.read("state.json")
 
-    def update_identity(self, **changes) -> dict[str, Any]:
+    def update_identity(self, **changes: Any) -> dict[str, Any]:
         document = self.identity or {}
         document.update(changes)
         self.write("state.json", document)

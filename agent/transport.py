@@ -12,7 +12,9 @@ from typing import Any
 class AgentError(Exception):
     """A refusal or failure, with the server's problem details when it sent them."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None, problem=None):
+    def __init__(
+        self, message: str, *, status: int | None = None, code: str | None = None, problem: dict[str, Any] | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
@@ -35,7 +37,14 @@ class Transport:
         self.timeout = timeout
 
     def request(
-        self, method: str, url: str, *, body: Any = None, token: str | None = None, headers=None, timeout=None
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: float | None = None,
     ) -> Reply:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 (the server's own URL)
@@ -63,7 +72,7 @@ class Transport:
             raise Unreachable(f"{method} {url}: the server is unreachable ({exc})") from None
 
 
-def _json(raw: bytes):
+def _json(raw: bytes) -> Any:
     if not raw:
         return None
     try:

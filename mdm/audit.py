@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,18 +32,28 @@ REDACTED = "[redacted]"
 AUDIT_ACTIONS: dict[str, frozenset[str]] = {}
 
 
-def register_actions(actions: dict[str, set[str] | frozenset[str]]) -> None:
-    """Apps declare their audit actions at import time (see each app's `audit_actions`)."""
+def register_actions(actions: Mapping[str, set[str] | frozenset[str]]) -> None:
+    """Declare audit actions and the detail keys each may record.
+
+    Each app makes one call, in its own `audit.py`, which its AppConfig.ready() imports; mdm's
+    own actions are declared just below, in this module.
+    """
     for action, keys in actions.items():
         AUDIT_ACTIONS[action] = frozenset(keys)
 
 
+# mdm's own actions: organizations, members and invitations, API tokens, sign-in, signing keys, the log.
 register_actions(
     {
         "organization.created": {"name", "slug"},
         "member.added": {"email", "role"},
         "member.role_changed": {"email", "old_role", "new_role"},
         "member.removed": {"email", "role"},
+        "member.invited": {"email", "role", "expires_at"},
+        "member.invitation_accepted": {"email", "role"},
+        "member.invitation_declined": {"email", "role"},
+        "member.invitation_revoked": {"email", "role"},
+        "account.sso_bound": {"email", "issuer", "subject"},
         "api_token.created": {"name", "prefix", "expires_at", "for_user"},
         "api_token.revoked": {"name", "prefix"},
         "signing_key.rotated": {"old_kid", "new_kid"},

@@ -11,8 +11,13 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from celery import Celery, Task
+from django.db import InterfaceError, OperationalError, transaction
+from kombu.exceptions import OperationalError as BrokerOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mdm.settings")
 
@@ -21,19 +26,20 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
-def _transient_errors() -> tuple[type[BaseException], ...]:
-    from django.db import InterfaceError, OperationalError
-    from kombu.exceptions import OperationalError as BrokerOperationalError
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    return (OperationalError, InterfaceError, BrokerOperationalError, RedisConnectionError, RedisTimeoutError)
+# The database or the broker unreachable for a moment: worth retrying. Anything else is a bug.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    BrokerOperationalError,
+    RedisConnectionError,
+    RedisTimeoutError,
+)
 
 
 class MdmTask(Task):
     """Base class of every task: retries transient errors with backoff and jitter."""
 
-    autoretry_for = _transient_errors()
+    autoretry_for = TRANSIENT_ERRORS
     retry_backoff = 2
     retry_backoff_max = 300
     retry_jitter = True
@@ -43,14 +49,12 @@ class MdmTask(Task):
 app.Task = MdmTask
 
 
-def enqueue_on_commit(task, *args, **kwargs) -> None:
+def enqueue_on_commit(task: Task, *args: Any, **kwargs: Any) -> None:
     """Publish `task` once the current transaction commits (at once outside a transaction).
 
     A task published before its rows are committed could run before they exist, or for a change
     that is then rolled back.
     """
-    from django.db import transaction
-
     # robust: a broker that is down must not turn a committed change into an error for the
     # caller. The failure is logged, and the beat tasks that resume stalled work pick it up.
     transaction.on_commit(lambda: task.apply_async(args=args, kwargs=kwargs), robust=True)

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.apps import apps
 from django.conf import settings
+from django.db import transaction
 
 FORMAT_V1 = b"\x01"
 _AAD_PREFIX = b"mdm/wrap/v1|"
@@ -57,7 +61,7 @@ class Keyring:
         sealed = AESGCM(self.current).encrypt(nonce, secret, _AAD_PREFIX + context.encode())
         return FORMAT_V1 + self.current_id + nonce + sealed
 
-    def unwrap(self, blob: bytes, *, context: str) -> bytes:
+    def unwrap(self, blob: bytes | memoryview, *, context: str) -> bytes:
         blob = bytes(blob)
         if len(blob) < 1 + 8 + 12 + 16 or blob[:1] != FORMAT_V1:
             raise UnwrapError("Not a wrapped secret of a known format.")
@@ -67,10 +71,10 @@ class Keyring:
         except InvalidTag as exc:
             raise UnwrapError("The wrapped secret does not open for this purpose.") from exc
 
-    def needs_rewrap(self, blob: bytes) -> bool:
+    def needs_rewrap(self, blob: bytes | memoryview) -> bool:
         return bytes(blob)[1:9] != self.current_id
 
-    def rewrap(self, blob: bytes, *, context: str) -> bytes:
+    def rewrap(self, blob: bytes | memoryview, *, context: str) -> bytes:
         """The same secret wrapped under the current KEK (unchanged when it already is)."""
         if not self.needs_rewrap(blob):
             return bytes(blob)
@@ -90,13 +94,13 @@ class WrappedField:
 
     model: str  # "app_label.ModelName"
     field: str
-    context: object  # callable(row) -> str
+    context: Callable[[Any], str]  # the row's purpose string, the associated data of its wrap
 
 
 WRAPPED_FIELDS: list[WrappedField] = []
 
 
-def register_wrapped(model: str, field: str, context) -> None:
+def register_wrapped(model: str, field: str, context: Callable[[Any], str]) -> None:
     if not any(w.model == model and w.field == field for w in WRAPPED_FIELDS):
         WRAPPED_FIELDS.append(WrappedField(model, field, context))
 
@@ -108,9 +112,6 @@ def rewrap_all(*, ring: Keyring | None = None, batch_size: int = 500, limit: int
     interrupted at any point and run again: what was done stays done, and a row changed meanwhile
     (rotated, destroyed) is left to its new owner. `limit` stops after that many rows.
     """
-    from django.apps import apps
-    from django.db import transaction
-
     ring = ring or keyring()
     done: dict[str, int] = {}
     budget = limit
@@ -144,8 +145,6 @@ def rewrap_all(*, ring: Keyring | None = None, batch_size: int = 500, limit: int
 
 def count_not_current(ring: Keyring | None = None) -> dict[str, int]:
     """How many registered secrets are still wrapped under an older KEK."""
-    from django.apps import apps
-
     ring = ring or keyring()
     counts = {}
     for wrapped in WRAPPED_FIELDS:

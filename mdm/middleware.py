@@ -12,6 +12,7 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.utils.deprecation import MiddlewareMixin
 
 from mdm.api.errors import PROBLEM_CONTENT_TYPE, problem_response
+from mdm.views import public
 
 logger = logging.getLogger("mdm.api")
 
@@ -42,8 +43,6 @@ class HealthProbeMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from mdm.views import public
-
         probe = {"/healthz": public.healthz, "/readyz": public.readyz}.get(request.path_info)
         if probe is not None:
             return probe(request)

@@ -4,6 +4,8 @@ log, and the server's signing keys."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any, ClassVar, NoReturn
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
@@ -14,10 +16,14 @@ from django.utils import timezone
 from mdm.choices import Role, SigningKeyState
 
 
-class UserManager(DjangoUserManager):
-    """Users sign in with their e-mail address, kept in lower case."""
+class UserManager(DjangoUserManager["User"]):
+    """Users sign in with their e-mail address, kept in lower case.
 
-    def _create_user(self, email, password, **extra_fields):
+    Django's manager takes a username first; ours takes the e-mail address in its place (the
+    `override` ignores below), which is what `AbstractUser` with no username field needs.
+    """
+
+    def _create_user(self, email: str, password: str | None, **extra_fields: Any) -> User:
         if not email:
             raise ValueError("An e-mail address is required.")
         user = self.model(email=self.normalize_email(email).lower(), **extra_fields)
@@ -25,17 +31,17 @@ class UserManager(DjangoUserManager):
         user.save(using=self._db)
         return user
 
-    def create_user(self, email, password=None, **extra_fields):
+    def create_user(self, email: str, password: str | None = None, **extra_fields: Any) -> User:  # type: ignore[override]
         extra_fields.setdefault("is_staff", False)
         extra_fields.setdefault("is_superuser", False)
         return self._create_user(email, password, **extra_fields)
 
-    def create_superuser(self, email, password=None, **extra_fields):
+    def create_superuser(self, email: str, password: str | None = None, **extra_fields: Any) -> User:  # type: ignore[override]
         extra_fields["is_staff"] = True
         extra_fields["is_superuser"] = True
         return self._create_user(email, password, **extra_fields)
 
-    def get_by_natural_key(self, username):
+    def get_by_natural_key(self, username: str | None) -> User:
         return self.get(email__iexact=username)
 
 
@@ -43,13 +49,13 @@ class User(AbstractUser):
     """A person: an IT admin (with console memberships) or an employee (without a console role)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    username = None
+    username = None  # type: ignore[assignment]  # no username field: people sign in with their e-mail
     email = models.EmailField("e-mail address", unique=True)
 
     USERNAME_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()
 
     class Meta:
         constraints = [models.UniqueConstraint(Lower("email"), name="user_email_ci_unique")]
@@ -116,22 +122,25 @@ class ApiToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
+    # Not a column: the member the token acts as, loaded with it by `api_token_lookup`.
+    _membership: Membership | None = None
+
     class Meta:
         ordering = ["-created_at", "id"]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}...)"
 
-    def is_usable(self, now=None) -> bool:
+    def is_usable(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
 
 
-class AuditEventQuerySet(models.QuerySet):
-    def update(self, **kwargs):
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> NoReturn:
         raise TypeError("Audit events are append-only.")
 
-    def delete(self):
+    def delete(self) -> NoReturn:
         raise TypeError("Audit events are append-only.")
 
 
@@ -176,12 +185,12 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} by {self.actor_label or self.actor_type}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
             raise TypeError("Audit events are append-only.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args, **kwargs):
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise TypeError("Audit events are append-only.")
 
 
@@ -206,7 +215,9 @@ class SigningKey(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.UniqueConstraint(fields=["state"], condition=models.Q(state="active"), name="signing_key_one_active")
+            models.UniqueConstraint(
+                fields=["state"], condition=models.Q(state=SigningKeyState.ACTIVE), name="signing_key_one_active"
+            )
         ]
 
     def __str__(self) -> str:
@@ -260,5 +271,5 @@ class Invitation(models.Model):
     def __str__(self) -> str:
         return f"{self.user} invited as {self.role} to {self.organization}"
 
-    def is_expired(self, now=None) -> bool:
+    def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at <= (now or timezone.now())

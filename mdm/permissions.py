@@ -16,9 +16,12 @@ from django.core.exceptions import PermissionDenied
 
 from mdm.actors import Actor
 from mdm.choices import Role
+from mdm.models import ApiToken, Membership, Organization, User
 
 if TYPE_CHECKING:
-    from mdm.models import ApiToken, Membership, Organization, User
+    from django.contrib.auth.models import AnonymousUser
+    from django.http import HttpRequest
+    from rest_framework.request import Request
 
 
 class Perm(StrEnum):
@@ -101,12 +104,12 @@ class OrgContext:
 
 
 SESSION_ORG_KEY = "mdm_organization_id"
+# Where a request keeps its resolved context (a console page or an API view asks more than once).
+_CONTEXT_ATTRIBUTE = "_mdm_org_context"
 
 
-def memberships_of(user, *, console: bool = True) -> list[Membership]:
+def memberships_of(user: User | AnonymousUser, *, console: bool = True) -> list[Membership]:
     """The user's memberships: those with a console role, or (console=False) all of them."""
-    from mdm.models import Membership
-
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
     rows = Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
@@ -115,26 +118,27 @@ def memberships_of(user, *, console: bool = True) -> list[Membership]:
     return list(rows)
 
 
-def context_for_session(request) -> OrgContext | None:
+def context_for_session(request: HttpRequest | Request) -> OrgContext | None:
     """The console's organization: the one picked with the switcher, else the first membership."""
-    memberships = memberships_of(request.user)
+    user = request.user
+    if not isinstance(user, User):  # anonymous
+        return None
+    memberships = memberships_of(user)
     if not memberships:
         return None
     chosen = request.session.get(SESSION_ORG_KEY)
     membership = next((m for m in memberships if str(m.organization_id) == chosen), memberships[0])
-    return OrgContext(organization=membership.organization, user=request.user, membership=membership)
+    return OrgContext(organization=membership.organization, user=user, membership=membership)
 
 
-def context_for_request(request) -> OrgContext | None:
+def context_for_request(request: HttpRequest | Request) -> OrgContext | None:
     """The org context of a console or admin API request, resolved once per request."""
-    cached = getattr(request, "_mdm_org_context", None)
+    cached: OrgContext | None = getattr(request, _CONTEXT_ATTRIBUTE, None)
     if cached is not None:
         return cached
     token = getattr(request, "auth", None)
-    from mdm.models import ApiToken
-
     if isinstance(token, ApiToken):
-        membership = getattr(token, "_membership", None)
+        membership = token._membership
         context = (
             OrgContext(organization=token.organization, user=token.user, membership=membership, api_token=token)
             if membership is not None
@@ -142,12 +146,5 @@ def context_for_request(request) -> OrgContext | None:
         )
     else:
         context = context_for_session(request)
-    request._mdm_org_context = context
-    return context
-
-
-def require_context(request) -> OrgContext:
-    context = context_for_request(request)
-    if context is None:
-        raise PermissionDenied("You are not a member of any organization.")
+    setattr(request, _CONTEXT_ATTRIBUTE, context)
     return context

@@ -15,22 +15,12 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from mdm.actors import SYSTEM, Actor
-from mdm.audit import audit_event_record, register_actions
+from mdm.audit import audit_event_record
 from mdm.choices import Role
 from mdm.errors import ServiceError
 from mdm.models import ApiToken, ExternalIdentity, Invitation, Membership, Organization, User
 
 API_TOKEN_PREFIX = "mdmat_"
-
-register_actions(
-    {
-        "member.invited": {"email", "role", "expires_at"},
-        "member.invitation_accepted": {"email", "role"},
-        "member.invitation_declined": {"email", "role"},
-        "member.invitation_revoked": {"email", "role"},
-        "account.sso_bound": {"email", "issuer", "subject"},
-    }
-)
 
 # Other apps hook in here to give a new organization its defaults (the personas app adds its
 # starting persona) without mdm importing them.
@@ -214,9 +204,9 @@ def bootstrap(*, org_name: str, email: str, password: str | None = None) -> Boot
     return BootstrapResult(organization, user, generated, created_organization, created_user, created_membership)
 
 
-def _lock_owners(membership: Membership) -> Membership:
+def _lock_owners(membership: Membership) -> tuple[Membership, bool]:
     """Lock the organization's owner memberships and `membership` itself, in primary-key order,
-    and return `membership` fresh.
+    and return `membership` fresh, with whether it is the organization's only owner.
 
     Every change that can take an owner away (a role change, a removal) takes these locks first,
     so two owners demoting or removing each other at the same moment run one after the other and
@@ -233,13 +223,8 @@ def _lock_owners(membership: Membership) -> Membership:
     locked = next((row for row in rows if row.pk == membership.pk), None)
     if locked is None:
         raise ServiceError("This member is no longer part of the organization.", code="not_found", status=404)
-    locked._owner_count = sum(1 for row in rows if row.role == Role.OWNER)
-    return locked
-
-
-def _is_last_owner(membership: Membership) -> bool:
-    """After `_lock_owners`: is this the organization's only owner?"""
-    return membership.role == Role.OWNER and membership._owner_count <= 1
+    owners = sum(1 for row in rows if row.role == Role.OWNER)
+    return locked, locked.role == Role.OWNER and owners <= 1
 
 
 @transaction.atomic
@@ -248,10 +233,10 @@ def membership_change_role(
 ) -> Membership:
     if role not in Role.values:
         raise ServiceError(f"Unknown role {role!r}; one of: {', '.join(Role.values)}.", field="role")
-    membership = _lock_owners(membership)
+    membership, last_owner = _lock_owners(membership)
     if membership.role == role:
         return membership
-    if _is_last_owner(membership):
+    if last_owner:
         raise ServiceError("An organization keeps at least one owner.", code="conflict", field="role")
     old = membership.role
     membership.role = role
@@ -269,10 +254,10 @@ def membership_change_role(
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership, actor: Actor | None = None, client_ip: str | None = None):
+def membership_remove(*, membership: Membership, actor: Actor | None = None, client_ip: str | None = None) -> None:
     """Remove a member: their console access and their API tokens (which act as them) end."""
-    membership = _lock_owners(membership)
-    if _is_last_owner(membership):
+    membership, last_owner = _lock_owners(membership)
+    if last_owner:
         raise ServiceError("An organization keeps at least one owner.", code="conflict")
     ApiToken.objects.filter(organization=membership.organization, user=membership.user, revoked_at=None).update(
         revoked_at=timezone.now()
@@ -300,7 +285,11 @@ class MemberInviteResult:
 
     @property
     def user(self) -> User:
-        return self.membership.user if self.membership is not None else self.invitation.user
+        if self.membership is not None:
+            return self.membership.user
+        if self.invitation is not None:
+            return self.invitation.user
+        raise ValueError("A MemberInviteResult holds a membership or an invitation.")
 
 
 def invitation_lifetime() -> timedelta:
@@ -416,7 +405,7 @@ def invitation_decline(*, invitation: Invitation, user: User, client_ip: str | N
 
 
 @transaction.atomic
-def invitation_revoke(*, invitation: Invitation, actor: Actor | None = None, client_ip: str | None = None):
+def invitation_revoke(*, invitation: Invitation, actor: Actor | None = None, client_ip: str | None = None) -> None:
     """An owner cancels a pending invitation of their organization."""
     invitation = _lock_invitation(invitation, invitation.user)
     audit_event_record(

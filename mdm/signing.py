@@ -15,6 +15,7 @@ import hashlib
 import json
 import time
 import uuid
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -233,7 +234,7 @@ def public_key_for_kid(kid: str) -> Ed25519PublicKey | None:
     return found
 
 
-def verify_jwt(token: str, *, audience: str | None = None, typ: str | None = None, **options) -> dict:
+def verify_jwt(token: str, *, audience: str | None = None, typ: str | None = None, **options: Any) -> dict[str, Any]:
     """Verify a JWS made by `sign_jwt` against the published key named by its `kid`.
 
     Only EdDSA is accepted, and only a published key (a retired one is refused: it may be the
@@ -245,8 +246,9 @@ def verify_jwt(token: str, *, audience: str | None = None, typ: str | None = Non
     if typ is not None and header.get("typ") != typ:
         raise jwt.InvalidTokenError("Unexpected token type.")
     kid = header.get("kid")
-    published = isinstance(kid, str) and len(kid) <= 64 and kid in published_kids()
-    key = public_key_for_kid(kid) if published else None
+    if not isinstance(kid, str) or len(kid) > 64 or kid not in published_kids():
+        raise jwt.InvalidTokenError("Unknown signing key.")
+    key = public_key_for_kid(kid)
     if key is None:
         raise jwt.InvalidTokenError("Unknown signing key.")
     return jwt.decode(token, key, algorithms=["EdDSA"], audience=audience, **options)

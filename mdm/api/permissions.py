@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
 
+from mdm.models import Organization
 from mdm.permissions import OrgContext, Perm, context_for_request
+
+if TYPE_CHECKING:  # the mixin is only ever mixed into DRF views: type it as one
+    from rest_framework.views import APIView as _ViewBase
+else:
+    _ViewBase = object
 
 _SAFE = {"GET", "HEAD", "OPTIONS"}
 
@@ -17,10 +26,10 @@ class OrgPermission(BasePermission):
     follow GET. A method missing from the map is refused.
     """
 
-    def has_permission(self, request, view) -> bool:
+    def has_permission(self, request: Request, view: Any) -> bool:
         if not request.user:
             raise exceptions.NotAuthenticated()
-        if not hasattr(view, request.method.lower()):
+        if not hasattr(view, (request.method or "").lower()):
             return True  # DRF answers 405 for a method the view does not have
         context = context_for_request(request)
         if context is None:
@@ -32,7 +41,7 @@ class OrgPermission(BasePermission):
         return True
 
 
-class OrgScopedMixin:
+class OrgScopedMixin(_ViewBase):
     """For admin API views: every query starts from the caller's organization."""
 
     permission_classes = [OrgPermission]
@@ -40,8 +49,11 @@ class OrgScopedMixin:
 
     @property
     def org_context(self) -> OrgContext:
-        return context_for_request(self.request)
+        context = context_for_request(self.request)
+        if context is None:  # OrgPermission refused the request before the view could ask
+            raise exceptions.PermissionDenied("You are not a member of any organization.")
+        return context
 
     @property
-    def organization(self):
+    def organization(self) -> Organization:
         return self.org_context.organization

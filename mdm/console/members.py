@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from django import forms
@@ -58,7 +59,15 @@ class ApiTokenForm(forms.Form):
 class InvitationForm(PasswordResetForm):
     """Django's password-reset mail, sent to a new account too (it has no usable password yet)."""
 
-    def send_mail(self, subject_template_name, email_template_name, context, from_email, to_email, **kwargs):
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
         """Send, letting a failure raise (Django's own only logs it), so the console can say so."""
         subject = "".join(render_to_string(subject_template_name, context).splitlines())
         body = render_to_string(email_template_name, context)

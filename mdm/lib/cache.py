@@ -4,19 +4,18 @@ here logs and carries on as if the key were missing, so nothing that matters dep
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
-
-_MISSING = object()
 
 
 def _failed(operation: str, key: str, exc: Exception) -> None:
     logger.warning("cache %s of %s failed (%s); carrying on without the cache", operation, key, exc)
 
 
-def get(key: str, default=None):
+def get(key: str, default: Any = None) -> Any:
     try:
         return cache.get(key, default)
     except Exception as exc:
@@ -24,14 +23,14 @@ def get(key: str, default=None):
         return default
 
 
-def set(key: str, value, timeout: float | None) -> None:  # mirrors the cache API
+def set(key: str, value: Any, timeout: float | None) -> None:  # mirrors the cache API
     try:
         cache.set(key, value, timeout)
     except Exception as exc:
         _failed("set", key, exc)
 
 
-def add(key: str, value, timeout: float | None) -> None:
+def add(key: str, value: Any, timeout: float | None) -> None:
     """Set only if absent: a reader must never overwrite what a writer (a retire) just set."""
     try:
         cache.add(key, value, timeout)

@@ -11,6 +11,7 @@ import binascii
 import os
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -44,7 +45,7 @@ def decode_kek(value: str, *, source: str) -> bytes:
     return raw
 
 
-def generated_secret_file(path: Path, make_value) -> str:
+def generated_secret_file(path: Path, make_value: Callable[[], str]) -> str:
     """Read a development secret kept in `path`, creating it (mode 0600) on first use.
 
     Several processes (web, worker, beat) may start at once on a fresh checkout: the file is

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+    from rest_framework.request import Request
 
 
 def _normalise(value: str) -> str | None:
@@ -17,7 +22,7 @@ def _normalise(value: str) -> str | None:
     return str(address)
 
 
-def client_ip(request) -> str | None:
+def client_ip(request: HttpRequest | Request) -> str | None:
     """The client's address: REMOTE_ADDR, or the entry that the trusted proxies appended.
 
     With MDM_TRUSTED_PROXY_COUNT = n, the n-th address from the right of X-Forwarded-For is the

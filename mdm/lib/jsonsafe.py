@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
+from typing import Any, NoReturn
 
 # A request body: the deepest document we accept (a persona spec is about 6 levels deep, a
 # managed configuration adds its own, capped lower by the persona validation).
@@ -23,7 +23,7 @@ class UnsafeJSON(ValueError):
     """The value is not JSON the server accepts; the message says why, for a person."""
 
 
-def _refuse_constant(name: str):
+def _refuse_constant(name: str) -> NoReturn:
     raise UnsafeJSON(f"{name} is not a JSON number.")
 
 

@@ -10,6 +10,7 @@ from django.http import JsonResponse
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
+from mdm.celery import app as celery_app
 from mdm.signing import jwks
 
 logger = logging.getLogger(__name__)
@@ -34,10 +35,8 @@ def _check_database() -> str | None:
 
 
 def _check_broker() -> str | None:
-    from mdm.celery import app
-
     try:
-        with app.connection_for_write() as conn:
+        with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
         logger.warning("readyz: broker unreachable: %s", exc)

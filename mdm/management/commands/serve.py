@@ -3,17 +3,21 @@ a Celery worker and Celery beat together until Ctrl-C or SIGTERM stops them all.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connection
 
+from devices.services import enrollment_token_create
 from mdm.models import Organization
 from mdm.services import bootstrap
 from mdm.stack import PROCESSES
@@ -67,13 +71,6 @@ class Command(BaseCommand):
 def start_demo_agents(supervisor: Supervisor, count: int) -> None:
     """Enroll `count` reference agents in the demo organization (once; their state is kept in
     var/demo/) and run each as a device would, so a new user sees a live console at once."""
-    import json
-    import urllib.request
-
-    from django.db import connection
-
-    from devices.services import enrollment_token_create
-
     for _ in range(120):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{settings.PORT}/healthz", timeout=1)
