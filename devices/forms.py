@@ -43,7 +43,9 @@ class EnrollmentTokenForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.personas = {str(p.pk): p for p in personas}
         default = next((p for p in personas if p.is_default), None)
-        self.fields["persona"].choices = [(str(p.pk), p.name) for p in personas]
+        persona_field = self.fields["persona"]
+        assert isinstance(persona_field, forms.ChoiceField)  # noqa: S101  (declared so above)
+        persona_field.choices = [(str(p.pk), p.name) for p in personas]
         if default is not None:
             self.fields["persona"].initial = str(default.pk)
 
@@ -51,7 +53,7 @@ class EnrollmentTokenForm(forms.Form):
         return self.personas[self.cleaned_data["persona"]]
 
     def clean(self):
-        cleaned = super().clean()
+        cleaned = super().clean() or {}
         if cleaned.get("employee") and cleaned.get("uses", 1) != 1:
             self.add_error("uses", _("A token bound to one employee is for one device."))
         return cleaned

@@ -57,6 +57,8 @@ def container_keys_destroy(*, device: Device) -> int:
 
 def container_key_seal(*, key: ContainerKey, device: Device) -> bytes:
     """The data key sealed to the device's X25519 key: HPKE base mode, `enc || ciphertext`."""
+    if key.wrapped_key is None:
+        raise ValueError(f"Container key {key.pk} is destroyed: there is nothing to seal.")
     data_key = keyring().unwrap(key.wrapped_key, context=container_key_context(key.pk, key.version))
     recipient = X25519PublicKey.from_public_bytes(bytes(device.encryption_public_key))
     return _SUITE.encrypt(data_key, recipient, info=hpke_info(device.pk, key.pk, key.version))

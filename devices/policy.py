@@ -7,6 +7,7 @@ import hashlib
 import time
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -37,7 +38,7 @@ def sign_policies(items: list[tuple[Device, dict]]) -> list[str]:
         )
     }
     active = signing_key_current()
-    privates: dict[str, object] = {}
+    privates: dict[str, Ed25519PrivateKey] = {}
     now = int(time.time())
     signed = []
     for device, document in items:

@@ -11,6 +11,7 @@ import logging
 import smtplib
 from datetime import timedelta
 from functools import wraps
+from typing import cast
 
 import segno
 from django.conf import settings
@@ -52,7 +53,7 @@ class PortalLoginView(auth_views.LoginView):
     template_name = "portal/login.html"
     authentication_form = LockingAuthenticationForm
     redirect_authenticated_user = True
-    next_page = reverse_lazy("portal:home")
+    next_page = cast(str, reverse_lazy("portal:home"))  # a lazy URL: Django resolves it on use
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "sso": bool(settings.OIDC_RP_CLIENT_ID)}

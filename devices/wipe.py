@@ -220,6 +220,8 @@ def enforcement_apply(*, now: datetime | None = None) -> dict[str, int]:
 
 def _enforce(device: Device, persona, now: datetime, actor: Actor, counts: dict[str, int]) -> None:
     """One device: wipe past M days, else lock past N days (each at most once)."""
+    if device.noncompliant_since is None:  # compliant again since the query
+        return
     days = (now - device.noncompliant_since).total_seconds() / 86400
     if persona.wipe_after_days is not None and days >= persona.wipe_after_days:
         if not Wipe.objects.filter(device=device, state__in=Wipe.OPEN_STATES).exists():

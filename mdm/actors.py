@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from django.db import models
 
-if TYPE_CHECKING:  # the models import this module's callers, not the other way round
+if TYPE_CHECKING:  # annotations only: this module is importable before the app registry is ready
     from mdm.models import ApiToken, User
 
 

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from rest_framework import authentication, exceptions
+from rest_framework.permissions import BasePermission
 
 from devices.choices import DeviceState
 from devices.models import Device, UsedAssertion
@@ -178,7 +179,7 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
         return 'Bearer error="invalid_token"'
 
 
-class IsActiveDevice:
+class IsActiveDevice(BasePermission):
     """An authenticated device that is not retired (403 `device_retired` at once otherwise)."""
 
     def has_permission(self, request, view) -> bool:

@@ -158,6 +158,8 @@ async def commands_view(request):
             if commands or remaining <= 0:
                 break
             recheck = RECHECK_SECONDS if wakeups.healthy else RECHECK_WITHOUT_REDIS_SECONDS
+            if event is None:  # not waiting: wait=0 answers at once
+                break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), timeout=min(remaining, recheck))
             event.clear()

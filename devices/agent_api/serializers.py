@@ -141,7 +141,8 @@ class CheckinSerializer(serializers.Serializer):
     os_version = PrintableCharField(max_length=32)
     agent_version = PrintableCharField(max_length=32)
     compliance = ComplianceSerializer(required=False)
-    work_apps = WorkAppSerializer(many=True, required=False, max_length=500)
+    # many=True hands max_length to the list (DRF >= 3.14); the stubs do not know it yet.
+    work_apps = WorkAppSerializer(many=True, required=False, max_length=500)  # type: ignore[call-arg]
     # Protocol v1.1: what the agent understands (unknown names are ignored, for later versions).
     capabilities = serializers.ListField(
         child=StrictRegexField(CAPABILITY_PATTERN, max_length=64), required=False, max_length=32

@@ -5,8 +5,8 @@ from devices.agent_api import longpoll, views
 app_name = "agent"
 
 # The long poll is a plain async view; the OpenAPI generator learns its shape from this class.
-longpoll.commands_view.cls = views.CommandsSchemaOnly
-longpoll.commands_view.initkwargs = {}
+setattr(longpoll.commands_view, "cls", views.CommandsSchemaOnly)  # noqa: B010  (a function's attribute)
+setattr(longpoll.commands_view, "initkwargs", {})  # noqa: B010
 
 urlpatterns = [
     path("enroll", views.EnrollApi.as_view(), name="enroll"),

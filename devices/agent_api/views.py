@@ -3,6 +3,8 @@ validate, call a service."""
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
 from django.db.models import Count, OuterRef, Subquery
 from django.db.models.functions import Coalesce
@@ -15,7 +17,12 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from devices.agent_api.authentication import DeviceTokenAuthentication, IsActiveDevice, exchange_assertion
+from devices.agent_api.authentication import (
+    DevicePrincipal,
+    DeviceTokenAuthentication,
+    IsActiveDevice,
+    exchange_assertion,
+)
 from devices.agent_api.serializers import (
     CheckinResponseSerializer,
     CheckinSerializer,
@@ -55,10 +62,15 @@ class AgentApiView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        ratelimit.enforce("agent_device", str(request.user.device_id))
+        ratelimit.enforce("agent_device", str(self.principal.device_id))
+
+    @property
+    def principal(self) -> DevicePrincipal:
+        """The authenticated device (IsActiveDevice has checked that it is one)."""
+        return cast(DevicePrincipal, self.request.user)
 
     def device_queryset(self):
-        return Device.objects.filter(pk=self.request.user.device_id)
+        return Device.objects.filter(pk=self.principal.device_id)
 
 
 @extend_schema(

@@ -8,6 +8,7 @@ the database, so one lost with Redis is found at the next poll, check-in or by t
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -52,7 +53,7 @@ def serialize_command(command: Command) -> dict:
     }
 
 
-def commands_deliver(*, device_id: object) -> list[dict]:
+def commands_deliver(*, device_id: uuid.UUID | str) -> list[dict]:
     """The device's pending commands, highest priority and oldest first; the queued ones become
     delivered. Two polls racing both answer the commands, but the conditional UPDATE records one
     delivery, with one delivery time."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 
 from django.db import transaction
@@ -17,7 +18,7 @@ TERMINAL = {Command.State.ACKNOWLEDGED, Command.State.ERROR, Command.State.EXPIR
 
 
 @transaction.atomic
-def command_record_result(*, device: Device, command_id: object, status: str, detail: str = "") -> Command:
+def command_record_result(*, device: Device, command_id: uuid.UUID | str, status: str, detail: str = "") -> Command:
     """Record a device's result. The same result twice is fine; a different terminal result is
     a 409; `not_now` puts the command back in the queue. Another device's command is a 404.
     The command's type then does what its result means (in this transaction)."""

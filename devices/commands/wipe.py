@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.utils import timezone
 
 from devices.choices import ContainerState, DeviceState
@@ -22,7 +20,7 @@ class WipeCorporate(CommandType):
 
     name = "wipe_corporate"
     priority = 0
-    lifetime: timedelta | None = None
+    lifetime = None
     supersedes = (ALL_TYPES,)
     superseded_reason = "superseded by a corporate wipe"
 

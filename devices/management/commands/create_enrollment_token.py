@@ -1,4 +1,5 @@
 import json
+from typing import TextIO, cast
 
 import segno
 from django.core.management.base import BaseCommand, CommandError
@@ -68,7 +69,7 @@ class Command(BaseCommand):
         self.stdout.write(f"qr payload: {payload}")
         self.stdout.write(f"expires: {issued.enrollment_token.expires_at.isoformat()}  uses: {uses}")
         if qr:
-            segno.make(payload, error="m").terminal(out=self.stdout, compact=True)
+            segno.make(payload, error="m").terminal(out=cast(TextIO, self.stdout), compact=True)
 
 
 def _dumps(value) -> str:
