@@ -15,7 +15,6 @@ from django.db.models import Count, Q, QuerySet
 from devices.choices import ContainerState, DeviceState, Ownership, Platform
 from devices.models import Command, Device, EnrollmentToken, Push, Wipe
 from mdm.models import AuditEvent, User
-from personas.models import Persona
 
 # --- The device list ------------------------------------------------------------------------------
 
@@ -136,16 +135,6 @@ def enrollment_token_list(*, organization_id: uuid.UUID) -> QuerySet[EnrollmentT
         .select_related("persona", "employee", "created_by")
         .order_by("-created_at", "id")
     )
-
-
-def persona_options(*, organization_id: uuid.UUID) -> list[Persona]:
-    """The personas a device form may name (a token's persona, the device list's filter), by name."""
-    return list(Persona.objects.filter(organization_id=organization_id).order_by("name"))
-
-
-def persona_option(*, organization_id: uuid.UUID, persona_id: uuid.UUID) -> Persona | None:
-    """One persona of the organization, or None when it has no persona with that id."""
-    return Persona.objects.filter(organization_id=organization_id, pk=persona_id).first()
 
 
 def organization_member_by_email(*, organization_id: uuid.UUID, email: str) -> User | None:

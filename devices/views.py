@@ -26,6 +26,7 @@ from mdm.errors import ServiceError
 from mdm.lib.durations import parse_duration
 from mdm.lib.http import client_ip
 from mdm.permissions import Perm
+from personas.selectors import persona_list
 
 PAGE_SIZE = 50
 
@@ -58,7 +59,7 @@ def dashboard(request) -> HttpResponse:
 @console_view(Perm.DEVICES_VIEW)
 def device_list(request) -> HttpResponse:
     org = request.org.organization
-    form = DeviceFilterForm(request.GET or None, personas=selectors.persona_options(organization_id=org.pk))
+    form = DeviceFilterForm(request.GET or None, personas=list(persona_list(organization_id=org.pk, with_rules=False)))
     devices = selectors.device_list(organization_id=org.pk, filters=form.device_filter())
     page = Paginator(devices, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -137,7 +138,9 @@ def device_wipe(request, pk: uuid.UUID) -> HttpResponse:
 def enrollment_tokens(request) -> HttpResponse:
     """List enrollment tokens; issue one (shown once, with its QR code and the instructions)."""
     org = request.org.organization
-    form = EnrollmentTokenForm(request.POST or None, personas=selectors.persona_options(organization_id=org.pk))
+    form = EnrollmentTokenForm(
+        request.POST or None, personas=list(persona_list(organization_id=org.pk, with_rules=False))
+    )
     if request.method == "POST":
         request.org.require(Perm.ENROLLMENT_TOKENS_MANAGE)
         if form.is_valid():

@@ -49,6 +49,7 @@ from mdm.api.params import QueryParam, openapi_parameters, parse_query
 from mdm.api.permissions import OrgScopedMixin
 from mdm.lib.http import client_ip
 from mdm.permissions import Perm
+from personas.selectors import persona_get
 
 
 def qr_svg(payload: dict[str, object]) -> bytes:
@@ -75,7 +76,7 @@ class EnrollmentTokenListApi(OrgScopedMixin, generics.ListAPIView):
         data = serializer.validated_data
         persona = None
         if data.get("persona"):
-            persona = selectors.persona_option(organization_id=self.organization.pk, persona_id=data["persona"])
+            persona = persona_get(organization_id=self.organization.pk, persona_id=data["persona"], with_rules=False)
             if persona is None:
                 raise ValidationError({"persona": ["No such persona."]})
         employee = None
