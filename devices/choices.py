@@ -61,3 +61,21 @@ class TokenStatus(models.TextChoices):
     USED = "used", "Used up"
     EXPIRED = "expired", "Expired"
     REVOKED = "revoked", "Revoked"
+
+
+class ContainerKeyState(models.TextChoices):
+    ACTIVE = "active", "Active"
+    RETIRED = "retired", "Retired"
+    DESTROYED = "destroyed", "Destroyed"
+
+
+class WipeState(models.TextChoices):
+    HELD = "held", "Held for a second admin's approval"
+    PENDING = "pending", "Pending (sent to the device)"
+    DONE = "done", "Done (acknowledged by the device)"
+    FAILED = "failed", "Failed (the device reported an error)"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# A wipe still to be done: at most one per device.
+WIPE_OPEN_STATES = (WipeState.HELD, WipeState.PENDING)

@@ -11,13 +11,16 @@ from django.utils import timezone
 
 from devices.choices import (
     PENDING_COMMAND_STATES,
+    WIPE_OPEN_STATES,
     CommandState,
+    ContainerKeyState,
     ContainerState,
     DeviceState,
     ManagementChannel,
     Ownership,
     Platform,
     TokenStatus,
+    WipeState,
 )
 
 
@@ -240,10 +243,7 @@ class ContainerKey(models.Model):
     `active -> retired -> destroyed`; destroying erases the wrapped bytes (crypto-shredding).
     """
 
-    class State(models.TextChoices):
-        ACTIVE = "active", "Active"
-        RETIRED = "retired", "Retired"
-        DESTROYED = "destroyed", "Destroyed"
+    State = ContainerKeyState
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="+")
@@ -260,7 +260,7 @@ class ContainerKey(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["device", "version"], name="container_key_version_unique"),
             models.UniqueConstraint(
-                fields=["device"], condition=models.Q(state="active"), name="container_key_one_active"
+                fields=["device"], condition=models.Q(state=ContainerKeyState.ACTIVE), name="container_key_one_active"
             ),
         ]
         indexes = [models.Index(fields=["state", "created_at"], name="container_key_due")]
@@ -303,14 +303,8 @@ class Wipe(models.Model):
     mass-wipe threshold a wipe is `held` until a second admin approves it.
     """
 
-    class State(models.TextChoices):
-        HELD = "held", "Held for a second admin's approval"
-        PENDING = "pending", "Pending (sent to the device)"
-        DONE = "done", "Done (acknowledged by the device)"
-        FAILED = "failed", "Failed (the device reported an error)"
-        CANCELLED = "cancelled", "Cancelled"
-
-    OPEN_STATES = (State.HELD, State.PENDING)
+    State = WipeState
+    OPEN_STATES = WIPE_OPEN_STATES
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="+")
@@ -332,7 +326,7 @@ class Wipe(models.Model):
         ordering = ["-requested_at", "id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["device"], condition=models.Q(state__in=["held", "pending"]), name="wipe_one_open_per_device"
+                fields=["device"], condition=models.Q(state__in=WIPE_OPEN_STATES), name="wipe_one_open_per_device"
             )
         ]
         indexes = [models.Index(fields=["organization", "requested_at"], name="wipe_org_time")]

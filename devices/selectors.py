@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Q, QuerySet
 
-from devices.choices import ContainerState, DeviceState, Ownership, Platform
+from devices.choices import ContainerState, DeviceState, Ownership, Platform, WipeState
 from devices.models import Command, Device, EnrollmentToken, Push, Wipe
 from mdm.models import AuditEvent, User
 
@@ -110,7 +110,7 @@ def audit_trail(*, organization_id: uuid.UUID, target_id: str | None = None, lim
 # --- Wipes, enrollment tokens and what their forms offer ------------------------------------------
 
 
-def wipe_list(*, organization_id: uuid.UUID, state: Wipe.State | None = None) -> QuerySet[Wipe]:
+def wipe_list(*, organization_id: uuid.UUID, state: WipeState | None = None) -> QuerySet[Wipe]:
     """The organization's wipes (in one state if given) with their device and command, newest first."""
     wipes = Wipe.objects.filter(organization_id=organization_id).select_related("device", "command")
     if state is not None:

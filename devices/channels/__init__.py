@@ -15,6 +15,6 @@ layer and the services above it talk to the channel, never to a transport.
 """
 
 from devices.channels import agent  # noqa: F401  (registration: every channel is known once imported)
-from devices.channels.base import Channel, channel_named, send
+from devices.channels.base import Channel, send
 
-__all__ = ["Channel", "channel_named", "send"]
+__all__ = ["Channel", "send"]

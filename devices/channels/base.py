@@ -34,10 +34,6 @@ def register(channel: Channel) -> Channel:
     return channel
 
 
-def channel_named(name: str) -> Channel:
-    return _CHANNELS[name]
-
-
 def send(commands: Sequence[Command]) -> None:
     """Hand commands to each one's device's channel (one call per channel)."""
     by_channel: dict[str, list[Command]] = defaultdict(list)

@@ -18,6 +18,7 @@ class ApplyPolicy(CommandType):
     def issue(self, device: Device) -> PolicyVersion | None:
         """Issue the device its next policy version and queue this command for it (in the caller's
         transaction). None when there is nothing to issue (no persona, no active container key)."""
+        self.check(device)  # before the version is written: a refusal leaves nothing behind
         record = policy_issue(device=device)
         if record is not None:
             self.queue(device, {"version": record.version})

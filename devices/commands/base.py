@@ -31,8 +31,10 @@ class CommandType:
     name: ClassVar[str] = ""
     priority: ClassVar[int] = 50  # lower runs first; a wipe is 0
     lifetime: ClassVar[timedelta | None] = timedelta(days=30)
-    # The pending commands a new one of this type ends: its own type's (the default), more types,
-    # or ALL_TYPES; and what the ended ones say.
+    # The pending commands a new one of this type ends: its own type's (unless supersedes_own is
+    # off: each one matters, as a key rotation's does), more types, or ALL_TYPES; and what the
+    # ended ones say.
+    supersedes_own: ClassVar[bool] = True
     supersedes: ClassVar[tuple[str, ...]] = ()
     superseded_reason: ClassVar[str] = "superseded by a newer command"
 
@@ -68,7 +70,10 @@ class CommandType:
         """End the pending commands of the devices that a new command of this type replaces."""
         pending = Command.objects.filter(device_id__in=list(device_ids))
         if ALL_TYPES not in self.supersedes:
-            pending = pending.filter(type__in=(self.name, *self.supersedes))
+            types = (self.name, *self.supersedes) if self.supersedes_own else self.supersedes
+            if not types:
+                return 0
+            pending = pending.filter(type__in=types)
         return pending.supersede(self.superseded_reason, now=now)
 
     def queue(self, device: Device, payload: dict, *, now: datetime | None = None) -> Command:
@@ -110,9 +115,6 @@ class Registry:
 
     def __getitem__(self, name: str) -> CommandType:
         return self.types[name]
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.types
 
 
 registry = Registry()

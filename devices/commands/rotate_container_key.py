@@ -22,6 +22,8 @@ class RotateContainerKey(CommandType):
 
     name = "rotate_container_key"
     priority = 20
+    # Each rotation names its own key version: a device offline across two gets both, in order.
+    supersedes_own = False
 
     def check(self, device: Device) -> None:
         super().check(device)

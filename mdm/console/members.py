@@ -26,11 +26,11 @@ from django.views.decorators.http import require_POST
 
 from mdm.choices import Role
 from mdm.console.decorators import console_view
+from mdm.errors import ServiceError
 from mdm.lib.http import client_ip
 from mdm.models import ApiToken, Invitation, Membership
 from mdm.permissions import CONSOLE_ROLES, SESSION_ORG_KEY, Perm
 from mdm.services import (
-    ServiceError,
     api_token_create,
     api_token_revoke,
     invitation_accept,

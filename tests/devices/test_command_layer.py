@@ -15,7 +15,8 @@ from devices.commands.apply_policy import apply_policy
 from devices.commands.base import CommandType
 from devices.commands.lock import lock_corporate
 from devices.commands.results import command_record_result
-from devices.models import Command, Device
+from devices.commands.rotate_container_key import rotate_container_key
+from devices.models import Command, Device, PolicyVersion
 from devices.push import PUSH_FANOUT_TASK
 from devices.wipe import corporate_lock, corporate_wipe_request
 from mdm.celery import app as celery_app
@@ -142,3 +143,24 @@ def test_a_new_command_type_is_one_class_plus_its_registration(enrolled, ping, p
 def test_the_push_task_published_by_name_exists():
     celery_app.loader.import_default_modules()
     assert PUSH_FANOUT_TASK in celery_app.tasks
+
+
+def test_each_key_rotation_reaches_the_device_while_a_newer_policy_replaces_the_older(enrolled, published):
+    device = enrolled.server_device
+    first = rotate_container_key.rotate(device)
+    second = rotate_container_key.rotate(device)
+    assert first is not None and second is not None
+    pending = Command.objects.filter(device=device).pending()
+    rotations = [c.payload["version"] for c in pending.filter(type="rotate_container_key").order_by("created_at")]
+    assert rotations == [first.version, second.version]  # a device offline across both gets both
+    assert pending.filter(type="apply_policy").count() == 1  # only the newest policy version counts
+
+
+def test_a_refused_policy_command_writes_no_policy_version(enrolled, published):
+    device = enrolled.server_device
+    Device.objects.filter(pk=device.pk).update(state="retired")
+    device.refresh_from_db()
+    versions = PolicyVersion.objects.filter(device=device).count()
+    with pytest.raises(ServiceError, match="retired"):
+        apply_policy.issue(device)
+    assert PolicyVersion.objects.filter(device=device).count() == versions

@@ -17,6 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection
 
+from devices.choices import Platform
 from devices.services import enrollment_token_create
 from mdm.models import Organization
 from mdm.services import bootstrap
@@ -93,7 +94,7 @@ def start_demo_agents(supervisor: Supervisor, count: int) -> None:
         model = models[index % len(models)]
         if not (state / "state.json").exists():
             qr_payload = json.dumps(enrollment_token_create(organization=organization, note="make demo").qr_payload)
-            platform = "ios" if model.startswith("iP") else "android"
+            platform = Platform.IOS if model.startswith("iP") else Platform.ANDROID
             agent(state, "enroll", "--qr-payload", qr_payload, "--model", model, "--platform", platform)
             agent(state, "sync")
             agent(state, "put-file", "--side", "personal", "holiday.txt", "--text", "beach photos")
