@@ -274,15 +274,7 @@ class ListOf(Node):
     def parse(self, value: Any, path: str) -> list[Any]:
         if isinstance(value, (str, Mapping)) or not hasattr(value, "__iter__"):
             raise _refuse(path, str(self.NOT_A_LIST).format(input_type=type(value).__name__))
-        cleaned, errors = [], {}
-        for index, item in enumerate(value):
-            try:
-                cleaned.append(self.child.run(item, f"{path}[{index}]"))
-            except _Refused as exc:
-                errors.update(exc.errors)
-        if errors:
-            raise _Refused(errors)
-        return cleaned
+        return _each(self.child, value, path)
 
     def limits(self, value: list[Any]) -> list[str]:
         messages = []
@@ -370,15 +362,20 @@ class ObjectList(Node):
             raise _refuse(whole, str(self.NOT_A_LIST).format(input_type=type(value).__name__))
         if self.max_length is not None and len(value) > self.max_length:
             raise _refuse(whole, str(self.MAX_LENGTH).format(max_length=self.max_length))
-        cleaned, errors = [], {}
-        for index, item in enumerate(value):
-            try:
-                cleaned.append(self.child.run(item, f"{path}[{index}]"))
-            except _Refused as exc:
-                errors.update(exc.errors)
-        if errors:
-            raise _Refused(errors)
-        return cleaned
+        return _each(self.child, value, path)
+
+
+def _each(child: Node, items: Any, path: str) -> list[Any]:
+    """Each item cleaned by `child` at `path[i]`; every item's errors, not only the first's."""
+    cleaned, errors = [], {}
+    for index, item in enumerate(items):
+        try:
+            cleaned.append(child.run(item, f"{path}[{index}]"))
+        except _Refused as exc:
+            errors.update(exc.errors)
+    if errors:
+        raise _Refused(errors)
+    return cleaned
 
 
 def validate(node: Node, value: Any) -> Any:
