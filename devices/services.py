@@ -14,6 +14,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from devices import device_state
 from devices.choices import ContainerState, DeviceState, Ownership, Platform, TokenStatus
 from devices.compliance import evaluate_compliance
 from devices.keys import container_key_create, container_keys_destroy
@@ -23,7 +24,6 @@ from mdm.actors import Actor
 from mdm.audit import audit_event_record
 from mdm.errors import ServiceError
 from mdm.keyring import keyring, register_wrapped
-from mdm.lib import cache
 from mdm.models import Membership, Organization, SigningKey, User
 from mdm.signing import public_key_pin, signing_key_current
 from personas.models import Persona
@@ -242,19 +242,6 @@ def device_enroll(*, request: EnrollmentRequest, client_ip: str | None = None) -
     return device
 
 
-def device_state_cache_key(device_id) -> str:
-    return f"mdm:device-state:{device_id}"
-
-
-def _publish_device_state(device: Device) -> None:
-    """After commit, overwrite the agent API's cached state of the device, so a retired device
-    is refused at once (overwriting, not deleting, beats a request that read the old row)."""
-    key = device_state_cache_key(device.pk)
-    value = {"organization_id": str(device.organization_id), "state": device.state}
-    cache.delete(key)
-    transaction.on_commit(lambda: cache.set(key, value, 30))
-
-
 @transaction.atomic
 def device_retire(
     *,
@@ -272,7 +259,8 @@ def device_retire(
     device.state = DeviceState.RETIRED
     device.retired_at = timezone.now()
     device.save(update_fields=["state", "retired_at"])
-    _publish_device_state(device)
+    # The agent API refuses a retired device at once, not when its cached state expires.
+    device_state.publish(device)
     container_keys_destroy(device=device)
     # Nothing more will be delivered to it: its pending commands end here, with the reason.
     Command.objects.filter(device=device).supersede(f"device retired: {reason}", now=device.retired_at)

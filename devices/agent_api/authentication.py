@@ -19,16 +19,16 @@ from django.db import IntegrityError, transaction
 from rest_framework import authentication, exceptions
 from rest_framework.permissions import BasePermission
 
+from devices import device_state
 from devices.choices import DeviceState
 from devices.models import Device, UsedAssertion
-from devices.services import device_state_cache_key
-from mdm.lib import cache, ratelimit
+from mdm.lib import ratelimit
+from mdm.lib.ratelimit import Window
 from mdm.signing import sign_jwt, verify_jwt
 
 ASSERTION_MAX_LIFETIME = 300
 LEEWAY = 60
 ACCESS_TOKEN_TYP = "at+jwt"
-DEVICE_STATE_CACHE_SECONDS = 30
 
 
 def assertion_audience() -> str:
@@ -132,21 +132,54 @@ class DevicePrincipal:
     organization_id: uuid.UUID
     state: str
     is_authenticated: bool = True
+    # Seconds until the device's rate-limit window resets, when this request is over the limit
+    # (counted in the same round trip as the state was read; enforced after the state is checked).
+    retry_after: int | None = None
 
     def __str__(self) -> str:
         return f"device {self.device_id}"
 
 
-def device_principal(device_id: uuid.UUID) -> DevicePrincipal | None:
-    key = device_state_cache_key(device_id)
-    cached = cache.get(key)
-    if cached is None:
-        row = Device.objects.filter(pk=device_id).values("organization_id", "state").first()
-        if row is None:
+def principal_from(
+    device_id: uuid.UUID, state: device_state.CachedState, count: int | None, rate: Window | None
+) -> DevicePrincipal:
+    retry_after = rate.retry_after(count) if rate else None
+    return DevicePrincipal(device_id, state.organization_id, state.state, retry_after=retry_after)
+
+
+def device_principal(device_id: uuid.UUID, rate: Window | None = None) -> DevicePrincipal | None:
+    """The device's principal (None if unknown), counting `rate` in the same Redis round trip."""
+    gate = device_state.read(device_id, rate)
+    state = gate.state
+    if state is None:
+        state = device_state.load(device_id)
+        if state is None:
             return None
-        cached = {"organization_id": str(row["organization_id"]), "state": row["state"]}
-        cache.add(key, cached, DEVICE_STATE_CACHE_SECONDS)
-    return DevicePrincipal(device_id, uuid.UUID(cached["organization_id"]), cached["state"])
+        device_state.remember(device_id, state)
+    return principal_from(device_id, state, gate.count, rate)
+
+
+def agent_rate(device_id: uuid.UUID) -> Window:
+    return ratelimit.window("agent_device", str(device_id))
+
+
+def access_token_claims(header: str) -> tuple[uuid.UUID, dict]:
+    """The device id and claims of a valid `Authorization: Bearer` access token (CPU only: no I/O,
+    so the long poll checks it on the event loop)."""
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise exceptions.AuthenticationFailed("Use Authorization: Bearer <access token>.")
+    try:
+        claims = verify_jwt(
+            token.strip(),
+            audience=access_token_audience(),
+            typ=ACCESS_TOKEN_TYP,
+            issuer=settings.MDM_ISSUER,
+            options={"require": ["iss", "sub", "aud", "iat", "exp"]},
+        )
+        return uuid.UUID(claims["sub"]), claims
+    except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
+        raise exceptions.AuthenticationFailed("The access token is invalid or has expired.") from exc
 
 
 class DeviceTokenAuthentication(authentication.BaseAuthentication):
@@ -156,21 +189,9 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise exceptions.AuthenticationFailed("Use Authorization: Bearer <access token>.")
-        try:
-            claims = verify_jwt(
-                token.strip(),
-                audience=access_token_audience(),
-                typ=ACCESS_TOKEN_TYP,
-                issuer=settings.MDM_ISSUER,
-                options={"require": ["iss", "sub", "aud", "iat", "exp"]},
-            )
-            device_id = uuid.UUID(claims["sub"])
-        except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
-            raise exceptions.AuthenticationFailed("The access token is invalid or has expired.") from exc
-        principal = device_principal(device_id)
+        device_id, claims = access_token_claims(header)
+        # The device's state and its rate-limit count: one Redis round trip.
+        principal = device_principal(device_id, agent_rate(device_id))
         if principal is None:
             raise exceptions.AuthenticationFailed("The access token is invalid or has expired.")
         return principal, claims
@@ -192,3 +213,10 @@ class IsActiveDevice(BasePermission):
 
     def has_object_permission(self, request, view, obj) -> bool:
         return True
+
+
+def enforce_rate(principal: DevicePrincipal) -> None:
+    """429 with Retry-After when the device is over its limit (after the state has been checked:
+    a retired device hears that it is retired, not to slow down)."""
+    if principal.retry_after is not None:
+        raise ratelimit.throttled(principal.retry_after)

@@ -21,6 +21,7 @@ from devices.agent_api.authentication import (
     DevicePrincipal,
     DeviceTokenAuthentication,
     IsActiveDevice,
+    enforce_rate,
     exchange_assertion,
 )
 from devices.agent_api.serializers import (
@@ -62,7 +63,7 @@ class AgentApiView(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        ratelimit.enforce("agent_device", str(self.principal.device_id))
+        enforce_rate(self.principal)
 
     @property
     def principal(self) -> DevicePrincipal:

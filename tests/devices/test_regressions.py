@@ -78,14 +78,17 @@ def test_retiring_a_device_ends_its_pending_commands(enrolled):
     assert command.state == "expired" and "device retired" in command.detail
 
 
-def test_a_reader_never_overwrites_a_retired_state_in_the_cache(enrolled):
+def test_a_reader_never_overwrites_a_retired_state_in_the_cache(enrolled, django_capture_on_commit_callbacks):
+    from devices import device_state
     from devices.agent_api.authentication import device_principal
-    from devices.services import device_state_cache_key
-    from mdm.lib import cache
 
-    cache.set(device_state_cache_key(enrolled.server_device.pk),
-              {"organization_id": str(enrolled.server_device.organization_id), "state": "retired"}, 30)  # fmt: skip
-    assert device_principal(enrolled.server_device.pk).state == "retired"
+    device = enrolled.server_device
+    device.state = "retired"  # as device_retire publishes it; the row itself is not written here
+    with django_capture_on_commit_callbacks(execute=True):
+        device_state.publish(device)
+    # A reader that loaded the row before the retire committed comes too late to overwrite it.
+    device_state.remember(device.pk, device_state.CachedState(device.organization_id, "active"))
+    assert device_principal(device.pk).state == "retired"
 
 
 def test_a_signing_key_rotation_does_not_cut_off_enrolled_devices(agent_factory):
