@@ -337,7 +337,7 @@ class Device:
                 raise PolicyRejected("The policy's version does not match what the server announced.")
             self.state.write("policy.json", verified)
             self.state.update_identity(
-                applied_policy_version=verified["version"], policy_etag=reply.headers.get("ETag")
+                applied_policy_version=verified["version"], policy_etag=reply.headers.get("etag")
             )
         policy = self.policy
         if policy is not None:

@@ -6,6 +6,7 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from email.message import Message
 from typing import Any
 
 
@@ -30,6 +31,11 @@ class Reply:
     status: int
     headers: dict[str, str]
     body: Any = field(default=None)
+
+
+def _lowered(headers: Message) -> dict[str, str]:
+    """Header names are case-insensitive (RFC 9110): keyed in lower case, whatever the server sent."""
+    return {name.lower(): value for name, value in headers.items()}
 
 
 class Transport:
@@ -57,10 +63,10 @@ class Transport:
             request.add_header(name, value)
         try:
             with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:  # noqa: S310
-                return Reply(response.status, dict(response.headers), _json(response.read()))
+                return Reply(response.status, _lowered(response.headers), _json(response.read()))
         except urllib.error.HTTPError as exc:
             if exc.code == 304:
-                return Reply(304, dict(exc.headers), None)
+                return Reply(304, _lowered(exc.headers), None)
             problem = _json(exc.read()) or {}
             if not isinstance(problem, dict):
                 problem = {}

@@ -14,4 +14,9 @@ class HelloApi(APIView):
         return Response({"hello": "world"})
 
 
-urlpatterns = [path("bench/hello", HelloApi.as_view()), path("", include("mdm.urls"))]
+urlpatterns = [
+    # On the agent API's path (the lean path, as a check-in), and through the console's middleware.
+    path("api/v1/agent/bench-hello", HelloApi.as_view()),
+    path("bench/hello", HelloApi.as_view()),
+    path("", include("mdm.urls")),
+]

@@ -12,13 +12,12 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from asgiref.sync import sync_to_async
 from django.db import transaction
 
 from devices.models import Device
 from mdm.lib import cache
 from mdm.lib.ratelimit import Window
-from mdm.lib.redis import async_cache_client, cache_client, key
+from mdm.lib.redis import cache_client, key
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +50,7 @@ class Gate:
 
     state: CachedState | None
     count: int | None  # None: not counted (no window asked, or the cache is down: fail open)
+    also: tuple = ()  # the other values asked for, as stored
 
 
 def cache_name(device_id) -> str:
@@ -100,36 +100,23 @@ def publish(device: Device) -> None:
     transaction.on_commit(write)
 
 
-def read(device_id, rate: Window | None = None) -> Gate:
-    """The cached state, and `rate` counted, in one round trip."""
+def read(device_id, rate: Window | None = None, also: tuple[str, ...] = ()) -> Gate:
+    """The cached state, `rate` counted, and the raw cached values named `also`: one round trip."""
     client = cache_client()
     name = cache_name(device_id)
     if client is None:
         count = cache.incr_in_window(rate.name, timeout=rate.seconds + 1) if rate else None
-        return Gate(CachedState.decode(cache.get(name)), count)
+        return Gate(CachedState.decode(cache.get(name)), count, tuple(cache.get(other) for other in also))
     try:
         pipe = client.pipeline(transaction=False)
         if rate:
             rate.queue(pipe)
         pipe.get(key(name))
+        for other in also:
+            pipe.get(key(other))
         results = pipe.execute()
     except Exception as exc:
         logger.warning("agent gate: cache unreachable (%s); reading the database, no rate limit", exc)
-        return Gate(None, None)
-    return Gate(CachedState.decode(results[-1]), results[0] if rate else None)
-
-
-async def aread(device_id, rate: Window) -> Gate:
-    """`read` on the event loop (the long poll): one round trip, no thread."""
-    client = async_cache_client()
-    if client is None:
-        return await sync_to_async(read, thread_sensitive=False)(device_id, rate)
-    try:
-        pipe = client.pipeline(transaction=False)
-        rate.queue(pipe)
-        pipe.get(key(cache_name(device_id)))
-        count, _, raw = await pipe.execute()
-    except Exception as exc:
-        logger.warning("agent gate: cache unreachable (%s); reading the database, no rate limit", exc)
-        return Gate(None, None)
-    return Gate(CachedState.decode(raw), count)
+        return Gate(None, None, (None,) * len(also))
+    found = results[2:] if rate else results
+    return Gate(CachedState.decode(found[0]), results[0] if rate else None, tuple(found[1:]))

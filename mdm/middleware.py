@@ -11,7 +11,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.utils.deprecation import MiddlewareMixin
 
-from mdm.api.errors import PROBLEM_CONTENT_TYPE, problem_response
+from mdm.api.errors import PROBLEM_CONTENT_TYPE, is_exhaustion, problem_response, unavailable
 from mdm.views import public
 
 logger = logging.getLogger("mdm.api")
@@ -49,7 +49,7 @@ class HealthProbeMiddleware:
         return self.get_response(request)
 
 
-class RequestInputMiddleware:
+class RequestInputMiddleware(MiddlewareMixin):
     """What every request must be before any view or query sees it.
 
     - A query string holding a NUL character is refused (400): PostgreSQL cannot compare text
@@ -60,10 +60,7 @@ class RequestInputMiddleware:
       a request without a length for one without a body, which silently dropped chunked writes.
     """
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
+    def process_request(self, request):
         if any("\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()):
             return _refuse(request, 400, "invalid", "Query parameters may not contain NUL characters.")
         if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower() and not request.META.get(
@@ -72,7 +69,7 @@ class RequestInputMiddleware:
             refused = _read_chunked_body(request)
             if refused is not None:
                 return refused
-        return self.get_response(request)
+        return None
 
 
 def _read_chunked_body(request) -> HttpResponse | None:
@@ -132,6 +129,13 @@ class ProblemJsonMiddleware(MiddlewareMixin):
         return None
 
     def process_exception(self, request, exception):
+        if is_exhaustion(exception):  # out of connections or descriptors for a moment: come back
+            body, headers = unavailable(exception)
+            if not is_api_path(request.path):
+                response = HttpResponse(body["detail"], status=503, content_type="text/plain; charset=utf-8")
+                response["Retry-After"] = headers["Retry-After"]
+                return response
+            return problem_response(503, code=body["code"], detail=body["detail"], headers=headers)
         if not is_api_path(request.path):
             return None
         logger.exception("Unhandled error on %s %s", request.method, request.path, exc_info=exception)

@@ -98,7 +98,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: probes from inside the network use the container's address as Host, and plain HTTP.
+    # First: the agent API takes the lean path (mdm/leanpath.py), with LEAN_PATH_MIDDLEWARE only.
+    "mdm.leanpath.LeanPathMiddleware",
+    # Probes from inside the network use the container's address as Host, and plain HTTP.
     "mdm.middleware.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -111,6 +113,18 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# Bearer-token APIs that need no session, CSRF, messages or user: LEAN_PATH_MIDDLEWARE, the part
+# of MIDDLEWARE that applies to them and does no I/O, runs in-line, in MIDDLEWARE's order.
+LEAN_PATH_PREFIXES = ("/api/v1/agent/",)
+LEAN_PATH_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "mdm.middleware.SecurityHeadersMiddleware",
+    "mdm.middleware.RequestInputMiddleware",
+    "mdm.middleware.ProblemJsonMiddleware",
+    "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -157,9 +171,21 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+elif env.bool("MDM_DB_POOL", default=False):
+    # The web server (mdm/gunicorn_conf.py turns this on): a pool per process, so a request
+    # borrows an open connection for the time it needs one and a waiting long poll holds none.
+    # max_size bounds what one process holds; a request that waits DB_POOL_TIMEOUT seconds for a
+    # connection is answered 503 with Retry-After (mdm.middleware), never 500.
+    _db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=5.0),
+        "max_idle": 300,
+    }
+    _db["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django gives each back after use
 else:
-    # Under ASGI every request runs in a thread of its own: persistent connections would pile up,
-    # so they are off unless asked for.
+    # Celery's processes and management commands: one connection at a time per process, closed
+    # after each task or command unless asked for.
     _db["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
     _db["CONN_HEALTH_CHECKS"] = True
 
@@ -168,7 +194,8 @@ REDIS_CACHE_URL = env.str("REDIS_CACHE_URL", default=REDIS_URL)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache with one client per process (not one per request under ASGI).
+            "BACKEND": "mdm.lib.cache_backend.SharedRedisCache",
             "LOCATION": REDIS_CACHE_URL,
             "KEY_PREFIX": "mdm",
             "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
@@ -385,6 +412,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
 MDM_POLL_INTERVAL_SECONDS = env.int("MDM_POLL_INTERVAL_SECONDS", default=900)
 MDM_ACCESS_TOKEN_SECONDS = 900
 # Fixed-window limits: name -> (requests, window in seconds).
+# Long polls one web process holds at once (each is a socket: keep under its file limit); past
+# that, a poll is answered 503 with Retry-After.
+MDM_LONGPOLL_MAX_WAITERS = env.int("MDM_LONGPOLL_MAX_WAITERS", default=10_000)
 MDM_RATE_LIMITS = {
     "enroll_ip": (env.int("MDM_RATE_ENROLL_PER_IP", default=30), 60),
     "token_ip": (env.int("MDM_RATE_TOKEN_PER_IP", default=120), 60),

@@ -31,7 +31,8 @@ from mdm.keyring import keyring
 from mdm.lib import cache
 from mdm.models import Organization, SigningKey
 
-_JWKS_CACHE_KEY = "mdm:jwks:v1"
+# Plain JSON (mdm.lib.cache.json_*): the agent gate reads it in its own Redis round trip.
+JWKS_CACHE_NAME = "mdm:jwks:v2"
 PUBLISHED_STATES = (SigningKeyState.ACTIVE, SigningKeyState.PREVIOUS)
 
 # Agent protocol v1.1: the statement by which a device's pinned key vouches for its successor.
@@ -86,14 +87,14 @@ def signing_key_current() -> SigningKey:
     except IntegrityError:
         # Another process created the active key between our read and our insert.
         return SigningKey.objects.get(state=SigningKeyState.ACTIVE)
-    cache.delete(_JWKS_CACHE_KEY)
+    cache.json_delete(JWKS_CACHE_NAME)
     return candidate
 
 
 def _forget_published_set() -> None:
     # Now, and again after commit: a reader in between may have cached the old set.
-    cache.delete(_JWKS_CACHE_KEY)
-    transaction.on_commit(lambda: cache.delete(_JWKS_CACHE_KEY))
+    cache.json_delete(JWKS_CACHE_NAME)
+    transaction.on_commit(lambda: cache.json_delete(JWKS_CACHE_NAME))
 
 
 @transaction.atomic
@@ -171,7 +172,7 @@ def jwk(key: SigningKey) -> dict[str, str]:
 
 def jwks() -> dict[str, list[dict[str, str]]]:
     """Every published public key (active and previous, never retired), the active one first."""
-    cached = cache.get(_JWKS_CACHE_KEY)
+    cached = cache.json_get(JWKS_CACHE_NAME)
     if cached is not None:
         return cached
     signing_key_current()
@@ -180,7 +181,7 @@ def jwks() -> dict[str, list[dict[str, str]]]:
         key=lambda k: (k.state != SigningKeyState.ACTIVE, -k.created_at.timestamp()),
     )
     document = {"keys": [jwk(k) for k in keys]}
-    cache.set(_JWKS_CACHE_KEY, document, 300)
+    cache.json_set(JWKS_CACHE_NAME, document, 300)
     return document
 
 
@@ -234,11 +235,14 @@ def public_key_for_kid(kid: str) -> Ed25519PublicKey | None:
     return found
 
 
-def verify_jwt(token: str, *, audience: str | None = None, typ: str | None = None, **options: Any) -> dict[str, Any]:
-    """Verify a JWS made by `sign_jwt` against the published key named by its `kid`.
+def decode_jwt(
+    token: str, *, audience: str | None = None, typ: str | None = None, **options: Any
+) -> tuple[str, dict[str, Any]]:
+    """A JWS made by `sign_jwt`, checked against the public key its `kid` names: (kid, claims).
 
-    Only EdDSA is accepted, and only a published key (a retired one is refused: it may be the
-    compromised key it was retired for). Raises jwt.InvalidTokenError on any failure.
+    It does not check that the key is still published: `verify_jwt` does, and so must any other
+    caller, with `published_kids()` or a JWKS read in a round trip of its own (the agent gate).
+    Raises jwt.InvalidTokenError on any failure.
     """
     header = jwt.get_unverified_header(token)
     if header.get("alg") != "EdDSA":
@@ -246,9 +250,25 @@ def verify_jwt(token: str, *, audience: str | None = None, typ: str | None = Non
     if typ is not None and header.get("typ") != typ:
         raise jwt.InvalidTokenError("Unexpected token type.")
     kid = header.get("kid")
-    if not isinstance(kid, str) or len(kid) > 64 or kid not in published_kids():
+    if not isinstance(kid, str) or len(kid) > 64:
         raise jwt.InvalidTokenError("Unknown signing key.")
-    key = public_key_for_kid(kid)
+    key = _public_keys.get(kid)
+    # A kid this process has not met is looked up only once the published set names it: made-up
+    # kids cost no query.
+    if key is None and kid in published_kids():
+        key = public_key_for_kid(kid)
     if key is None:
         raise jwt.InvalidTokenError("Unknown signing key.")
-    return jwt.decode(token, key, algorithms=["EdDSA"], audience=audience, **options)
+    return kid, jwt.decode(token, key, algorithms=["EdDSA"], audience=audience, **options)
+
+
+def verify_jwt(token: str, *, audience: str | None = None, typ: str | None = None, **options: Any) -> dict[str, Any]:
+    """Verify a JWS made by `sign_jwt` against the published key named by its `kid`.
+
+    Only EdDSA is accepted, and only a published key (a retired one is refused: it may be the
+    compromised key it was retired for). Raises jwt.InvalidTokenError on any failure.
+    """
+    kid, claims = decode_jwt(token, audience=audience, typ=typ, **options)
+    if kid not in published_kids():
+        raise jwt.InvalidTokenError("Unknown signing key.")
+    return claims

@@ -59,7 +59,7 @@ class ClientTransport(Transport):
                 code=problem.get("code"),
                 problem=problem,
             )
-        return Reply(response.status_code, dict(response.headers), parsed)
+        return Reply(response.status_code, {k.lower(): v for k, v in response.headers.items()}, parsed)
 
 
 class Keys:

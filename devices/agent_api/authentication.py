@@ -23,8 +23,9 @@ from devices import device_state
 from devices.choices import DeviceState
 from devices.models import Device, UsedAssertion
 from mdm.lib import ratelimit
+from mdm.lib.cache import json_decode
 from mdm.lib.ratelimit import Window
-from mdm.signing import sign_jwt, verify_jwt
+from mdm.signing import JWKS_CACHE_NAME, decode_jwt, published_kids, sign_jwt
 
 ASSERTION_MAX_LIFETIME = 300
 LEEWAY = 60
@@ -140,46 +141,57 @@ class DevicePrincipal:
         return f"device {self.device_id}"
 
 
-def principal_from(
-    device_id: uuid.UUID, state: device_state.CachedState, count: int | None, rate: Window | None
-) -> DevicePrincipal:
-    retry_after = rate.retry_after(count) if rate else None
-    return DevicePrincipal(device_id, state.organization_id, state.state, retry_after=retry_after)
-
-
 def device_principal(device_id: uuid.UUID, rate: Window | None = None) -> DevicePrincipal | None:
     """The device's principal (None if unknown), counting `rate` in the same Redis round trip."""
-    gate = device_state.read(device_id, rate)
+    return _principal(device_id, device_state.read(device_id, rate), rate)
+
+
+def _principal(device_id: uuid.UUID, gate: device_state.Gate, rate: Window | None) -> DevicePrincipal | None:
     state = gate.state
     if state is None:
         state = device_state.load(device_id)
         if state is None:
             return None
         device_state.remember(device_id, state)
-    return principal_from(device_id, state, gate.count, rate)
+    retry_after = rate.retry_after(gate.count) if rate else None
+    return DevicePrincipal(device_id, state.organization_id, state.state, retry_after=retry_after)
 
 
-def agent_rate(device_id: uuid.UUID) -> Window:
-    return ratelimit.window("agent_device", str(device_id))
+def authenticate_access_token(header: str) -> tuple[DevicePrincipal, dict]:
+    """The device behind `Authorization: Bearer <access token>`, its request counted.
 
-
-def access_token_claims(header: str) -> tuple[uuid.UUID, dict]:
-    """The device id and claims of a valid `Authorization: Bearer` access token (CPU only: no I/O,
-    so the long poll checks it on the event loop)."""
+    The token is checked on its own first (signature, audience, issuer, type, expiry: CPU only);
+    then ONE Redis round trip reads the device's cached state and the published signing keys, and
+    counts the request against the device's limit. The database only on a cache miss.
+    """
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise exceptions.AuthenticationFailed("Use Authorization: Bearer <access token>.")
+    invalid = exceptions.AuthenticationFailed("The access token is invalid or has expired.")
     try:
-        claims = verify_jwt(
+        kid, claims = decode_jwt(
             token.strip(),
             audience=access_token_audience(),
             typ=ACCESS_TOKEN_TYP,
             issuer=settings.MDM_ISSUER,
             options={"require": ["iss", "sub", "aud", "iat", "exp"]},
         )
-        return uuid.UUID(claims["sub"]), claims
-    except (jwt.InvalidTokenError, ValueError, TypeError) as exc:
-        raise exceptions.AuthenticationFailed("The access token is invalid or has expired.") from exc
+        device_id = uuid.UUID(claims["sub"])
+    except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError) as exc:
+        raise invalid from exc
+    rate = ratelimit.window("agent_device", str(device_id))
+    gate = device_state.read(device_id, rate, also=(JWKS_CACHE_NAME,))
+    published = json_decode(gate.also[0])
+    if isinstance(published, dict) and isinstance(published.get("keys"), list):
+        kids = {key.get("kid") for key in published["keys"]}
+    else:  # not cached: read (and cache) the published set
+        kids = set(published_kids())
+    if kid not in kids:  # the key was retired: its tokens end with it
+        raise invalid
+    principal = _principal(device_id, gate, rate)
+    if principal is None:
+        raise invalid
+    return principal, claims
 
 
 class DeviceTokenAuthentication(authentication.BaseAuthentication):
@@ -189,12 +201,7 @@ class DeviceTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).decode("latin-1")
         if not header:
             return None
-        device_id, claims = access_token_claims(header)
-        # The device's state and its rate-limit count: one Redis round trip.
-        principal = device_principal(device_id, agent_rate(device_id))
-        if principal is None:
-            raise exceptions.AuthenticationFailed("The access token is invalid or has expired.")
-        return principal, claims
+        return authenticate_access_token(header)
 
     def authenticate_header(self, request):
         return 'Bearer error="invalid_token"'

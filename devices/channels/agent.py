@@ -72,6 +72,17 @@ def commands_deliver(*, device_id: uuid.UUID | str) -> list[dict]:
     return [serialize_command(command) for command in pending]
 
 
+def devices_with_queued_commands(device_ids: Sequence[uuid.UUID | str]) -> list[uuid.UUID]:
+    """Which of these devices have a command queued (one indexed query, for the long polls of a
+    whole process)."""
+    return list(
+        Command.objects.filter(device_id__in=device_ids, state=Command.State.QUEUED)
+        .order_by()
+        .values_list("device_id", flat=True)
+        .distinct()
+    )
+
+
 def commands_rewake(*, older_than_seconds: int = 60, limit: int = 10_000, now: datetime | None = None) -> int:
     """Publish wake-ups again for agents whose commands sit queued (a wake-up lost with Redis)."""
     now = now or timezone.now()

@@ -7,11 +7,14 @@ log, never to the client.
 
 from __future__ import annotations
 
+import errno
 import logging
 from http import HTTPStatus
 from typing import Any
 
+import redis
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -35,6 +38,26 @@ _CODES = {
     "unsupported_media_type": "unsupported_media_type",
     "throttled": "rate_limited",
 }
+
+
+# When the server ran out of something, how long a client should wait before it tries again.
+RETRY_AFTER_SECONDS = 5
+_EXHAUSTED_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+
+
+def is_exhaustion(exc: BaseException) -> bool:
+    """The server ran out of something for a moment (database connections or the pool's wait,
+    Redis, file descriptors): the answer is 503 with Retry-After, and the client comes back."""
+    if isinstance(exc, OperationalError | InterfaceError | redis.ConnectionError | redis.TimeoutError):
+        return True
+    return isinstance(exc, OSError) and exc.errno in _EXHAUSTED_ERRNOS
+
+
+def unavailable(exc: BaseException) -> tuple[dict[str, Any], dict[str, str]]:
+    """The 503 problem for `is_exhaustion(exc)`, and its headers."""
+    logger.warning("Answering 503: %s: %s", type(exc).__name__, exc)
+    body = problem(503, code="unavailable", detail="The server is busy; retry after the time in Retry-After.")
+    return body, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 class Gone(exceptions.APIException):
@@ -142,6 +165,9 @@ def problem_exception_handler(exc: Exception, context: dict[str, Any]) -> Respon
         body = problem(status_code, code=code, detail=detail, errors=errors)
         return Response(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE, headers=headers)
 
+    if is_exhaustion(exc):
+        body, headers = unavailable(exc)
+        return Response(body, status=503, content_type=PROBLEM_CONTENT_TYPE, headers=headers)
     view = context.get("view")
     logger.exception("Unhandled error in %s", type(view).__name__ if view else "an API view", exc_info=exc)
     body = problem(500, code="server_error", detail="The server could not complete the request.")

@@ -12,6 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+import redis
 from django.conf import settings
 from rest_framework.exceptions import Throttled
 
@@ -31,7 +32,7 @@ class Window:
     now: int
     name: str  # the counter's name in the cache
 
-    def queue(self, pipe) -> None:
+    def queue(self, pipe: redis.client.Pipeline) -> None:
         """Count one hit in a Redis pipeline (two commands; the count is the first's result)."""
         counter = key(self.name)
         pipe.incr(counter)

@@ -1,26 +1,22 @@
-"""One Redis client per process for the cache database, and one per event loop for asyncio code.
+"""One Redis client per process for the cache database.
 
 Django's cache builds a client (and a connection pool) per cache object, and under ASGI every
 request gets cache objects of its own: each request opened a new Redis connection. The hot
-paths (the agent gate, rate limits, the long poll) use these process-wide clients instead, so a
-request costs a round trip on a connection that is already open. Both return None when Redis is
-not configured (the embedded default), and callers fall back to Django's cache.
+paths (the agent gate, rate limits) use this process-wide client instead, so a request costs a
+round trip on a connection that is already open. It is None when Redis is not configured (the
+embedded default), and callers fall back to Django's cache.
 """
 
 from __future__ import annotations
 
-import asyncio
-import weakref
 from functools import cache
 
 import redis
-import redis.asyncio as aioredis
 from django.conf import settings
 
 # Short: Redis on the same network answers in well under a millisecond, and a stuck Redis must
 # not hold a request (callers fail open).
 SOCKET_TIMEOUT = 2.0
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
 
 
 def _url() -> str:
@@ -35,19 +31,6 @@ def cache_client() -> redis.Redis | None:
     return redis.Redis.from_url(
         _url(), socket_connect_timeout=SOCKET_TIMEOUT, socket_timeout=SOCKET_TIMEOUT, health_check_interval=30
     )
-
-
-def async_cache_client() -> aioredis.Redis | None:
-    """The running event loop's client of the cache database (an asyncio client is bound to one loop)."""
-    if not settings.REDIS_URL:
-        return None
-    loop = asyncio.get_running_loop()
-    client = _async_clients.get(loop)
-    if client is None:
-        client = _async_clients[loop] = aioredis.Redis.from_url(
-            _url(), socket_connect_timeout=SOCKET_TIMEOUT, socket_timeout=SOCKET_TIMEOUT, health_check_interval=30
-        )
-    return client
 
 
 def key(name: str) -> str:

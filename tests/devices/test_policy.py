@@ -24,7 +24,7 @@ def test_enrollment_issues_version_1_of_the_default_persona(enrolled):
 
 def test_the_policy_comes_with_an_etag_and_304_costs_no_signing(enrolled, django_assert_max_num_queries):
     reply = enrolled.call("GET", "policy")
-    assert reply.body["version"] == 1 and reply.headers["ETag"] == '"1"'
+    assert reply.body["version"] == 1 and reply.headers["etag"] == '"1"'
     enrolled.access_token()
     with django_assert_max_num_queries(1):  # the device's version; no policy row, no signing key
         again = enrolled.call("GET", "policy", headers={"If-None-Match": '"1"'})
