@@ -45,6 +45,12 @@ def start_server(port: int) -> subprocess.Popen:
     """bench/checkin.py's server: the `make run` web command on the bench database."""
     from mdm.stack import PROCESSES
 
+    try:  # another benchmark's server would answer in ours' place
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+    except OSError:
+        pass
+    else:
+        raise SystemExit(f"port {port} is taken: set BENCH_PORT")
     env = {
         **os.environ, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "PORT": str(port),
         "MDM_ISSUER": f"http://127.0.0.1:{port}", "MDM_ROOT_URLCONF": "bench.urls", "WEB_CONCURRENCY": "2",
@@ -306,7 +312,7 @@ def main() -> None:
     listed = [p for p in pages(big.org) if args.only in p[0]]
     small_pages = {label: (path, kind) for label, path, kind in pages(small.org)}
 
-    port = int(os.environ.get("BENCH_PORT", "8392"))
+    port = int(os.environ.get("BENCH_PORT", "8393"))
     server = start_server(port)
     try:
         bare = time_page(port, "/bench/hello", {}, args.repeat)
