@@ -1,4 +1,5 @@
-"""The server's URLs plus a bare DRF "hello" view: the baseline of bench/checkin.py."""
+"""The server's URLs plus a bare DRF "hello" view: the baseline of bench/checkin.py (POST) and
+bench/console.py (GET)."""
 
 from django.urls import include, path
 from rest_framework.permissions import AllowAny
@@ -9,6 +10,9 @@ from rest_framework.views import APIView
 class HelloApi(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
+
+    def get(self, request):
+        return Response({"hello": "world"})
 
     def post(self, request):
         return Response({"hello": "world"})

@@ -26,6 +26,7 @@ from mdm.errors import ServiceError
 from mdm.lib.durations import parse_duration
 from mdm.lib.http import client_ip
 from mdm.permissions import Perm
+from mdm.selectors import SeekPaginator
 from personas.selectors import persona_list
 
 PAGE_SIZE = 50
@@ -61,7 +62,7 @@ def device_list(request) -> HttpResponse:
     org = request.org.organization
     form = DeviceFilterForm(request.GET or None, personas=list(persona_list(organization_id=org.pk, with_rules=False)))
     devices = selectors.device_list(organization_id=org.pk, filters=form.device_filter())
-    page = Paginator(devices, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = SeekPaginator(devices, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(request, "console/devices/list.html", {"form": form, "page": page, "query": query.urlencode()})

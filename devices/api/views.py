@@ -45,6 +45,7 @@ from devices.services import (
 )
 from devices.wipe import corporate_lock, corporate_wipe_request, employee_wipe, wipe_approve, wipe_cancel
 from mdm.api.errors import Gone
+from mdm.api.pagination import SeekPagePagination
 from mdm.api.params import QueryParam, openapi_parameters, parse_query
 from mdm.api.permissions import OrgScopedMixin
 from mdm.lib.http import client_ip
@@ -146,6 +147,7 @@ class DeviceListApi(OrgScopedMixin, generics.ListAPIView):
 
     required_perms = {"GET": Perm.DEVICES_VIEW}
     serializer_class = DeviceSerializer
+    pagination_class = SeekPagePagination
 
     def get_queryset(self) -> QuerySet[Device]:
         filters = device_filter_from_query(self.request)

@@ -1,6 +1,8 @@
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
+from mdm.selectors import SeekPaginator
+
 
 class PagePagination(PageNumberPagination):
     """`?page=` and `?page_size=` (at most 200). Either, when given, must be one whole number:
@@ -25,3 +27,22 @@ class PagePagination(PageNumberPagination):
         if errors:
             raise ValidationError(errors)
         return super().paginate_queryset(queryset, request, view)
+
+
+class SeekPagePagination(PagePagination):
+    """The same pages, read through mdm.selectors.SeekPaginator (keyed by the primary key): a deep
+    page costs what the first does."""
+
+    django_paginator_class = SeekPaginator
+
+
+class _SeqPaginator(SeekPaginator):
+    def __init__(self, object_list, per_page, **kwargs):
+        super().__init__(object_list, per_page, key="seq", **kwargs)
+
+
+class SeqPagePagination(PagePagination):
+    """SeekPagePagination for the audit log, keyed by `seq` (unique in an organization, and what
+    its indexes hold next to the organization; the primary key is in none of them)."""
+
+    django_paginator_class = _SeqPaginator

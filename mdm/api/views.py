@@ -8,6 +8,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from mdm.api.pagination import SeqPagePagination
 from mdm.api.params import QueryParam, openapi_parameters, parse_query
 from mdm.api.permissions import OrgScopedMixin
 from mdm.api.serializers import (
@@ -51,6 +52,7 @@ class AuditEventListApi(OrgScopedMixin, generics.ListAPIView):
 
     required_perms = {"GET": Perm.AUDIT_VIEW}
     serializer_class = AuditEventSerializer
+    pagination_class = SeqPagePagination
 
     def get_queryset(self):
         given = parse_query(self.request, AUDIT_FILTERS)
