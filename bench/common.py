@@ -112,3 +112,20 @@ def _row_template(model, **values) -> tuple[list[str], tuple]:
         raise ValueError(f"{model.__name__} has no field {sorted(unknown)}")
     defaults.update(values)
     return fields, tuple(defaults[name] for name in fields)
+
+
+def cpu_seconds() -> tuple[float, float | None]:
+    """CPU used so far by this process, and by its PostgreSQL backend when that runs on this
+    machine (from /proc; None otherwise). On a busy machine wall times swing with the neighbours'
+    load; the CPU a piece of work costs swings much less."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return time.process_time(), None
+    # utime and stime, the 14th and 15th fields of stat(5) (the 12th and 13th after the name).
+    return time.process_time(), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

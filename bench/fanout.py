@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 
-from common import REDIS_URL, enroll_fleet, fresh_organization, setup_django
+from common import REDIS_URL, cpu_seconds, enroll_fleet, fresh_organization, setup_django
 
 RAW_BATCH = 500  # the baseline's rows per INSERT: a fixed yardstick, whatever the push's batch size
 
@@ -43,9 +43,11 @@ def fan_out(n: int) -> dict:
     # The push, as the worker runs it (the task is published on commit; its body runs here).
     push = push_start_for_persona(persona=persona)
     with CaptureQueriesContext(connection) as queries:
+        cpu = cpu_seconds()
         started = time.perf_counter()
         done = push_run(push.pk)
         seconds = time.perf_counter() - started
+        cpu = _spent(cpu)
     if done.state != "done" or done.processed != n or Command.objects.filter(push=push).count() != n:
         raise SystemExit(f"the push did not reach every device: {done.state}, {done.processed} of {n}")
     sample = PolicyVersion.objects.filter(device__organization=org).first()
@@ -53,10 +55,21 @@ def fan_out(n: int) -> dict:
     batches = Push.objects.get(pk=push.pk).batches
     # COPY runs on the raw psycopg cursor, which Django's query log does not see: 2 per batch.
     statements = len(queries) + (2 * batches if connection.vendor == "postgresql" else 0)
-    return {"seconds": seconds, "statements": statements, "batches": batches, "doc_size": len(sample.jws)}
+    return {"seconds": seconds, "cpu": cpu, "statements": statements, "batches": batches, "doc_size": len(sample.jws)}
 
 
-def raw_writes(n: int, doc_size: int) -> float:
+def _spent(since: tuple[float, float | None]) -> tuple[float, float | None]:
+    now = cpu_seconds()
+    return now[0] - since[0], None if now[1] is None or since[1] is None else now[1] - since[1]
+
+
+def _cpu(spent: tuple[float, float | None], n: int) -> str:
+    python, postgres = spent
+    text = f"Python {python:.2f} s ({python / n * 1e6:.0f} us/device)"
+    return text + (f", PostgreSQL backend {postgres:.2f} s" if postgres is not None else "")
+
+
+def raw_writes(n: int, doc_size: int) -> tuple[float, tuple[float, float | None]]:
     """The same rows and sizes written raw (a document row and a command row per device, in
     multi-row INSERTs of RAW_BATCH, each committed), and n Redis publishes in one pipeline."""
     import redis
@@ -69,6 +82,7 @@ def raw_writes(n: int, doc_size: int) -> float:
     body = "x" * doc_size
     devices = [str(uuid.uuid4()) for _ in range(n)]
     client = redis.Redis.from_url(REDIS_URL)
+    cpu = cpu_seconds()
     started = time.perf_counter()
     with connection.cursor() as cursor:
         for offset in range(0, n, RAW_BATCH):
@@ -83,7 +97,8 @@ def raw_writes(n: int, doc_size: int) -> float:
     for device in devices:
         pipe.publish(f"bench:{device}", b"1")
     pipe.execute()
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    return seconds, _spent(cpu)
 
 
 def main(sizes: list[int]) -> None:
@@ -94,11 +109,13 @@ def main(sizes: list[int]) -> None:
     results = {}
     for n in sizes:
         push = fan_out(n)
-        baseline = raw_writes(n, push["doc_size"])
+        baseline, baseline_cpu = raw_writes(n, push["doc_size"])
         ratio = push["seconds"] / baseline
         results[n] = (push["seconds"], ratio)
         print(f"devices: {n:,}  batches: {push['batches']}  policy JWS: {push['doc_size']} bytes")
         print(f"  fan-out: {push['seconds']:.2f} s ({n / push['seconds']:,.0f} devices/s)   baseline: {baseline:.2f} s")
+        # CPU spent, next to the wall times: these move much less with the neighbours' load.
+        print(f"  CPU: fan-out {_cpu(push['cpu'], n)};  baseline {_cpu(baseline_cpu, n)}")
         print(f"  SQL statements: {push['statements']} ({push['statements'] / n:.4f} per device)")
         print(f"  ratio: {ratio:.2f}", flush=True)
     small, large = min(sizes), max(sizes)

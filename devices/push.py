@@ -1,9 +1,11 @@
 """Policy pushes: a persona change reaches every device of the persona, in batches.
 
 A push is one `Push` row and one Celery task that walks the persona's active devices by primary
-key, BATCH_SIZE at a time. Each batch is one transaction: lock the devices, compile and sign a
-`PolicyVersion` for each (version = the device's last + 1), queue an `apply_policy` command,
-retire older pending `apply_policy` commands of those devices, and move the push's cursor. A
+key, BATCH_SIZE at a time. Each batch is one transaction: lock the devices (one query reading only
+the columns the batch needs, the active container key joined in), sign a `PolicyVersion` for each
+(version = the device's last + 1; the persona's template is compiled and serialised once per push,
+each device's values spliced in), queue an `apply_policy` command, retire older pending
+`apply_policy` commands of those devices, and move the push's cursor. A
 task run twice (a redelivered message, a worker killed half-way) resumes after the last
 committed batch, so no device gets two commands or versions for one push.
 
