@@ -3,11 +3,12 @@ JWS (EdDSA, `typ: mdm-policy+jwt`), and keep it as the device's next `PolicyVers
 
 from __future__ import annotations
 
-import hashlib
 import time
+import uuid
+from collections.abc import Sequence
+from hashlib import sha256
+from typing import NamedTuple
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -16,44 +17,111 @@ from devices.keys import container_key_active
 from devices.models import ContainerKey, Device, PolicyVersion
 from mdm.choices import SigningKeyState
 from mdm.models import SigningKey
-from mdm.signing import private_key, signing_key_current
+from mdm.signing import ClaimsTemplate, JwsSigner, Slot, private_key, signing_key_current
 from personas.compiler import Compiler, persona_template
 from personas.services import spec_of
 
 POLICY_TYP = "mdm-policy+jwt"
 
 
-def sign_policies(items: list[tuple[Device, dict]]) -> list[str]:
-    """Sign (device, document) pairs, each with the key its device pins (at enrollment, or since
-    its last key rollover); each key is unwrapped once for the lot.
+class PolicyTarget(NamedTuple):
+    """One device's values in its next policy version (what a push reads of a locked device)."""
 
-    A device that pins no key, or a retired one, gets the active key: a device pinning a retired
-    key refuses that policy, which is what "can no longer be reached" means (its pinned private
-    key is destroyed, so nothing else could be signed for it).
+    organization_id: uuid.UUID
+    device_id: uuid.UUID
+    signing_kid: str
+    version: int
+    key_id: uuid.UUID
+    key_version: int
+
+
+class PolicyTemplate:
+    """One persona revision's policy, compiled and serialised once for every device it goes to.
+
+    Each device's claims differ from the next device's only in `aud`, `iat`, the version and the
+    container key: those are spliced into the serialised claims (mdm.signing.ClaimsTemplate), and
+    each device's JWS is signed on its own, with the key its device pins.
     """
-    keys = {
-        key.kid: key
-        for key in SigningKey.objects.filter(
-            kid__in={d.signing_kid for d, _ in items}, state__in=(SigningKeyState.ACTIVE, SigningKeyState.PREVIOUS)
+
+    def __init__(self, template: dict) -> None:
+        self.compiler = Compiler(template)  # validates the template against the schema, once
+        self.persona_id = template["persona"]["id"]
+        self.persona_revision = template["persona"]["revision"]
+        document = self.compiler.skeleton(
+            version=Slot("version"), key_id=Slot("key_id"), key_version=Slot("key_version")
         )
-    }
-    active = signing_key_current()
-    privates: dict[str, Ed25519PrivateKey] = {}
-    now = int(time.time())
-    signed = []
-    for device, document in items:
-        key = keys.get(device.signing_kid) or active
-        if key.kid not in privates:
-            privates[key.kid] = private_key(key)
-        signed.append(
-            jwt.encode(
-                {"iss": settings.MDM_ISSUER, "aud": str(device.pk), "iat": now, "policy": document},
-                privates[key.kid],
-                algorithm="EdDSA",
-                headers={"kid": key.kid, "typ": POLICY_TYP},
+        self.claims = ClaimsTemplate(
+            {"iss": settings.MDM_ISSUER, "aud": Slot("aud"), "iat": Slot("iat"), "policy": document}
+        )
+
+    def sign(self, targets: Sequence[PolicyTarget]) -> list[str]:
+        """Each target's signed policy (compact JWS, `typ: mdm-policy+jwt`).
+
+        Each is signed with the key its device pins (at enrollment, or since its last key rollover),
+        each key unwrapped once for the lot. A device that pins no key, or a retired one, gets the
+        active key: a device pinning a retired key refuses that policy, which is what "can no
+        longer be reached" means (its pinned private key is destroyed, so nothing else could be
+        signed for it).
+        """
+        keys = {
+            key.kid: key
+            for key in SigningKey.objects.filter(
+                kid__in={t.signing_kid for t in targets},
+                state__in=(SigningKeyState.ACTIVE, SigningKeyState.PREVIOUS),
             )
-        )
-    return signed
+        }
+        active = signing_key_current()
+        signers: dict[str, JwsSigner] = {}
+        now = int(time.time())
+        check, render = self.compiler.check, self.claims.render
+        signed = []
+        for target in targets:
+            key = keys.get(target.signing_kid) or active
+            signer = signers.get(key.kid)
+            if signer is None:
+                signer = signers[key.kid] = JwsSigner(private_key(key), kid=key.kid, typ=POLICY_TYP)
+            check(version=target.version, key_id=target.key_id, key_version=target.key_version)
+            claims = render(
+                {
+                    "aud": str(target.device_id),
+                    "iat": now,
+                    "version": target.version,
+                    "key_id": str(target.key_id),
+                    "key_version": target.key_version,
+                }
+            )
+            signed.append(signer.sign(claims))
+        return signed
+
+    def version_rows(self, targets: Sequence[PolicyTarget]) -> list[tuple]:
+        """The targets' new PolicyVersion rows, in POLICY_VERSION_FIELDS order (for insert_tuples)."""
+        now = timezone.now()
+        persona_id, revision = self.persona_id, self.persona_revision
+        return [
+            (
+                t.organization_id,
+                t.device_id,
+                t.version,
+                persona_id,
+                revision,
+                jws,
+                sha256(jws.encode()).hexdigest(),
+                now,
+            )
+            for t, jws in zip(targets, self.sign(targets), strict=True)
+        ]
+
+
+POLICY_VERSION_FIELDS = (
+    "organization_id",
+    "device_id",
+    "version",
+    "persona_id",
+    "persona_revision",
+    "jws",
+    "sha256",
+    "created_at",
+)
 
 
 def new_policy_versions(*, template: dict, entries: list[tuple[Device, ContainerKey]]) -> list[PolicyVersion]:
@@ -62,28 +130,24 @@ def new_policy_versions(*, template: dict, entries: list[tuple[Device, Container
     Each device's `policy_version` is moved to its new version; the caller saves both, in the
     transaction that holds the devices' row locks.
     """
-    compiler = Compiler(template)
-    documents = [
-        (
-            device,
-            compiler.compile(version=(device.policy_version or 0) + 1, key_id=str(key.pk), key_version=key.version),
-        )
-        for device, key in entries
+    policy = PolicyTemplate(template)
+    targets = [
+        PolicyTarget(d.organization_id, d.pk, d.signing_kid, (d.policy_version or 0) + 1, key.pk, key.version)
+        for d, key in entries
     ]
-    signed = sign_policies(documents)
     now = timezone.now()
     versions = []
-    for (device, document), jws in zip(documents, signed, strict=True):
-        device.policy_version = document["version"]
+    for (device, _), target, jws in zip(entries, targets, policy.sign(targets), strict=True):
+        device.policy_version = target.version
         versions.append(
             PolicyVersion(
                 organization_id=device.organization_id,
                 device=device,
-                version=document["version"],
-                persona_id=template["persona"]["id"],
-                persona_revision=template["persona"]["revision"],
+                version=target.version,
+                persona_id=policy.persona_id,
+                persona_revision=policy.persona_revision,
                 jws=jws,
-                sha256=hashlib.sha256(jws.encode()).hexdigest(),
+                sha256=sha256(jws.encode()).hexdigest(),
                 created_at=now,
             )
         )

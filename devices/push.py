@@ -1,9 +1,11 @@
 """Policy pushes: a persona change reaches every device of the persona, in batches.
 
 A push is one `Push` row and one Celery task that walks the persona's active devices by primary
-key, BATCH_SIZE at a time. Each batch is one transaction: lock the devices, compile and sign a
-`PolicyVersion` for each (version = the device's last + 1), queue an `apply_policy` command,
-retire older pending `apply_policy` commands of those devices, and move the push's cursor. A
+key, BATCH_SIZE at a time. Each batch is one transaction: lock the devices (one query reading only
+the columns the batch needs, the active container key joined in), sign a `PolicyVersion` for each
+(version = the device's last + 1; the persona's template is compiled and serialised once per push,
+each device's values spliced in), queue an `apply_policy` command, retire older pending
+`apply_policy` commands of those devices, and move the push's cursor. A
 task run twice (a redelivered message, a worker killed half-way) resumes after the last
 committed batch, so no device gets two commands or versions for one push.
 
@@ -25,15 +27,15 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, FilteredRelation, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from devices.bulk import insert_rows
-from devices.choices import CommandState, DeviceState
+from devices.bulk import insert_tuples
+from devices.choices import CommandState, ContainerKeyState, DeviceState
 from devices.commands.apply_policy import apply_policy
-from devices.models import ContainerKey, Device, PolicyVersion, Push
-from devices.policy import new_policy_versions
+from devices.models import Device, PolicyVersion, Push
+from devices.policy import POLICY_VERSION_FIELDS, PolicyTarget, PolicyTemplate
 from mdm.actors import SYSTEM, Actor
 from mdm.audit import audit_event_record
 from mdm.celery import app as celery_app
@@ -50,6 +52,8 @@ BATCH_SIZE = settings.MDM_PUSH_BATCH_SIZE
 # cycle. tests/devices/test_push.py checks that the name is a registered task.
 PUSH_FANOUT_TASK = "devices.tasks.push_fanout_task"
 LIVE_STATES = (Push.State.PENDING, Push.State.RUNNING)
+BATCH_DEVICE_FIELDS = ("id", "organization_id", "signing_kid", "policy_version", "channel")
+KEY_ACTIVE = ContainerKeyState.ACTIVE
 
 
 class PushLeaseLost(Exception):
@@ -150,9 +154,18 @@ def push_lease_release(*, push_id, owner: uuid.UUID) -> None:
     Push.objects.filter(pk=push_id, lease_owner=owner).update(lease_owner=None, lease_expires_at=timezone.now())
 
 
-def push_run_batch(*, push_id, template: dict, owner: uuid.UUID) -> bool:
+def policy_version_rows(*, policy: PolicyTemplate, targets: list[PolicyTarget]) -> list[tuple]:
+    """A batch's signed PolicyVersion rows (a seam of its own: the lease tests slow it down)."""
+    return policy.version_rows(targets)
+
+
+def push_run_batch(*, push_id, template: dict | PolicyTemplate, owner: uuid.UUID) -> bool:
     """Process the next batch of a push held under `owner`'s lease. True when there may be more
-    to do; PushLeaseLost (and nothing written) when the push was handed to another task."""
+    to do; PushLeaseLost (and nothing written) when the push was handed to another task.
+
+    `template` is the persona's policy template, or better its PolicyTemplate, which a push
+    prepares once for all its batches (it validates and serialises the template)."""
+    policy = template if isinstance(template, PolicyTemplate) else PolicyTemplate(template)
     with transaction.atomic():
         if connection.vendor == "postgresql":
             # The push's row lock tells claimers this batch's worker is alive. Should the worker
@@ -170,28 +183,38 @@ def push_run_batch(*, push_id, template: dict, owner: uuid.UUID) -> bool:
         devices_qs = Device.objects.filter(persona_id=push.persona_id, state=DeviceState.ACTIVE).order_by("pk")
         if push.device_ids is not None:
             devices_qs = devices_qs.filter(pk__in=push.device_ids)
+        active_key = Q(container_keys__state=KEY_ACTIVE)
         if push.cursor is not None:
             devices_qs = devices_qs.filter(pk__gt=push.cursor)
-        devices = list(devices_qs.select_for_update(of=("self",))[:BATCH_SIZE])
+            # Implied by the join, but it lets a merge join start the keys at the cursor too,
+            # instead of reading every key before it at every batch (quadratic in the push).
+            active_key &= Q(container_keys__device_id__gt=push.cursor)
+        # Only what the batch needs of each device, its active container key joined in (a device
+        # without one, a wiped device, is passed over), and only the devices' rows locked.
+        devices = list(
+            devices_qs.select_for_update(of=("self",))
+            .annotate(active_key=FilteredRelation("container_keys", condition=active_key))
+            .only(*BATCH_DEVICE_FIELDS)
+            .annotate(key_id=F("active_key__id"), key_version=F("active_key__version"))[:BATCH_SIZE]
+        )
         now = timezone.now()
         if not devices:
             Push.objects.filter(pk=push.pk).update(state=Push.State.DONE, finished_at=now, lease_owner=None)
             return False
-        keys = {
-            key.device_id: key
-            for key in ContainerKey.objects.filter(device__in=devices, state=ContainerKey.State.ACTIVE)
-        }
-        versions = new_policy_versions(
-            template=template, entries=[(device, keys[device.pk]) for device in devices if device.pk in keys]
-        )
-        touched = [version.device for version in versions]
-        insert_rows(PolicyVersion, versions)
+        touched = [device for device in devices if device.key_id is not None]
+        targets = [
+            PolicyTarget(d.organization_id, d.pk, d.signing_kid, (d.policy_version or 0) + 1, d.key_id, d.key_version)
+            for d in touched
+        ]
+        insert_tuples(PolicyVersion, POLICY_VERSION_FIELDS, policy_version_rows(policy=policy, targets=targets))
         # Every touched device moved to its version + 1 (their rows are locked): one plain UPDATE.
         Device.objects.filter(pk__in=[device.pk for device in touched]).update(
             policy_version=Coalesce(F("policy_version"), 0) + 1
         )
         # Older apply_policy commands still pending would only bring an older version: superseded.
-        apply_policy.queue_versions(versions, push=push, now=now)
+        apply_policy.queue_batch(
+            [(device, target.version) for device, target in zip(touched, targets, strict=True)], push=push, now=now
+        )
         Push.objects.filter(pk=push.pk).update(
             state=Push.State.RUNNING,
             cursor=devices[-1].pk,
@@ -233,12 +256,12 @@ def _push_run_held(push_id, owner: uuid.UUID) -> None:
             state=Push.State.SUPERSEDED, finished_at=timezone.now()
         )
         return
-    template = persona_template(persona, spec_of(persona))
+    policy = PolicyTemplate(persona_template(persona, spec_of(persona)))
     pause = settings.MDM_PUSH_BATCH_PAUSE_SECONDS
-    while push_run_batch(push_id=push_id, template=template, owner=owner):
+    while push_run_batch(push_id=push_id, template=policy, owner=owner):
         if pause:
             time.sleep(pause)  # spreads a large push's load on the database
-    push_run_batch(push_id=push_id, template=template, owner=owner)  # marks it done when nothing is left
+    push_run_batch(push_id=push_id, template=policy, owner=owner)  # marks it done when nothing is left
 
 
 def pushes_resume() -> int:

@@ -98,8 +98,25 @@ class Compiler:
         self.template = template
 
     def compile(self, *, version: int, key_id: str, key_version: int) -> dict:
+        self.check(version=version, key_id=key_id, key_version=key_version)
+        return _fill(self.template, version, key_id, key_version)
+
+    @staticmethod
+    def check(*, version: int, key_id: str | uuid.UUID, key_version: int) -> None:
+        """What the schema says of a device's values (PolicyInvalid when they break it). A UUID
+        object as `key_id` stands for its string, which is canonical by construction."""
         if type(version) is not int or version < 1 or type(key_version) is not int or key_version < 1:
             raise PolicyInvalid("version and key_version must be integers of at least 1.")
-        if str(uuid.UUID(key_id)) != key_id:
+        if isinstance(key_id, uuid.UUID):
+            return
+        try:
+            canonical = isinstance(key_id, str) and str(uuid.UUID(key_id)) == key_id
+        except ValueError:
+            canonical = False
+        if not canonical:
             raise PolicyInvalid("key_id must be a lower-case hyphenated UUID.")
-        return _fill(self.template, version, key_id, key_version)
+
+    def skeleton(self, *, version: object, key_id: object, key_version: object) -> dict:
+        """The document with stand-ins where a device's values go, for a caller that serialises it
+        once and splices each device's values in (devices.policy), after checking them."""
+        return _fill(self.template, version, key_id, key_version)  # type: ignore[arg-type]

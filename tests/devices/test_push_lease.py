@@ -130,14 +130,14 @@ def in_thread(target, *args):
 def test_a_push_whose_batch_is_running_is_not_handed_over_even_past_its_lease(started_push, monkeypatch, settings):
     settings.MDM_PUSH_LEASE_SECONDS = 0  # every lease has run out as soon as it is granted
     inside, release = threading.Event(), threading.Event()
-    real = push_module.new_policy_versions
+    real = push_module.policy_version_rows
 
     def slow_batch(**kwargs):
         inside.set()
         assert release.wait(timeout=30)
         return real(**kwargs)
 
-    monkeypatch.setattr(push_module, "new_policy_versions", slow_batch)
+    monkeypatch.setattr(push_module, "policy_version_rows", slow_batch)
     template = template_of(started_push)
     holder = push_claim(push_id=started_push.pk)
     batch, batch_outcome = in_thread(lambda: push_run_batch(push_id=started_push.pk, template=template, owner=holder))
@@ -160,7 +160,7 @@ def test_tasks_taking_a_push_from_each_other_never_process_one_batch_twice(start
     # pause) any other task may take the push from its holder, at any moment.
     settings.MDM_PUSH_LEASE_SECONDS = 0
     settings.MDM_PUSH_BATCH_PAUSE_SECONDS = 0.05
-    real_batch, real_versions = push_module.push_run_batch, push_module.new_policy_versions
+    real_batch, real_versions = push_module.push_run_batch, push_module.policy_version_rows
     lock = threading.Lock()
     seen = {"inside": 0, "most_inside": 0, "lost": 0, "runners": set()}
 
@@ -184,7 +184,7 @@ def test_tasks_taking_a_push_from_each_other_never_process_one_batch_twice(start
                 seen["lost"] += 1
             raise
 
-    monkeypatch.setattr(push_module, "new_policy_versions", counted_versions)
+    monkeypatch.setattr(push_module, "policy_version_rows", counted_versions)
     monkeypatch.setattr(push_module, "push_run_batch", counted_batch)
 
     def runner():
