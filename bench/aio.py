@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import re
 import resource
 import subprocess
@@ -140,6 +141,28 @@ class Connection:
         if self.writer is not None:
             self.writer.close()
         self.reader = self.writer = None
+
+
+class Backoff:
+    """An agent's pause after a failure, as agent/device.py's run loop: exponential with jitter,
+    from 1 s, capped lower than its 60 s so that a bench sees a recovering server recover; a
+    Retry-After the server sent is honoured up to the cap."""
+
+    CAP = 16.0
+
+    def __init__(self) -> None:
+        self.seconds = 1.0
+
+    async def pause(self, reply: Reply | None = None) -> None:
+        delay = self.seconds * random.uniform(0.8, 1.2)  # noqa: S311 (jitter, not a secret)
+        retry_after = (reply.headers.get("retry-after", "") if reply is not None else "").strip()
+        if retry_after.isdigit():
+            delay = max(delay, float(retry_after))
+        await asyncio.sleep(min(delay, self.CAP))
+        self.seconds = min(self.seconds * 2, self.CAP)
+
+    def reset(self) -> None:
+        self.seconds = 1.0
 
 
 def error_name(exc: BaseException) -> str:

@@ -37,6 +37,7 @@ from typing import Any
 
 import jwt
 from aio import (
+    Backoff,
     Connection,
     Reply,
     error_name,
@@ -217,6 +218,7 @@ class SimAgent:
     async def setup(self, token: str, pin: str) -> None:
         """Enrollment to the first policy applied and the outbox empty, retrying what a failing
         server refused (a 5xx, a dropped connection) a few times; the errors are counted."""
+        backoff = Backoff()
         for attempt in range(4):
             try:
                 if not self.device_id:
@@ -234,17 +236,19 @@ class SimAgent:
                 self.fleet.error(f"setup {exc.kind}")
                 if re.search(r"status 4\d\d|rejected|pin|not the version", exc.kind) or attempt == 3:
                     raise
-                await asyncio.sleep(1.0 + attempt)
+                await backoff.pause()
 
     async def hold(self) -> None:
-        """Long-poll until cancelled, as the agent does: every command run, an error waits 1 s."""
+        """Long-poll until cancelled, as the agent does: every command run, a failure backs off."""
+        backoff = Backoff()
         try:
             while True:
                 try:
                     await self.poll(WAIT)
+                    backoff.reset()
                 except StepFailed as exc:
                     self.fleet.error(exc.kind)
-                    await asyncio.sleep(1.0)
+                    await backoff.pause()
         finally:
             self.conn.close()
 

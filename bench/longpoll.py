@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 
 from aio import (
     SERVER_DATABASE_URL,
+    Backoff,
     Connection,
     error_name,
     hammer,
@@ -75,6 +76,7 @@ class Waiters:
     async def hold(self, device_id: str, token: str) -> None:
         conn = Connection("127.0.0.1", self.port)
         headers = {"Authorization": f"Bearer {token}"}
+        backoff = Backoff()
         try:
             while True:  # until cancelled at the end of the bench
                 sent = time.monotonic()
@@ -86,13 +88,14 @@ class Waiters:
                 except Exception as exc:
                     self.waiting.discard(device_id)
                     self.error(error_name(exc), time.monotonic() - sent)
-                    await asyncio.sleep(1.0)  # then wait again, as an agent would
+                    await backoff.pause()  # then wait again, as an agent would
                     continue
                 self.waiting.discard(device_id)
                 if reply.status != 200:
                     self.error(f"status {reply.status}", reply.at - sent)
-                    await asyncio.sleep(1.0)
+                    await backoff.pause(reply)
                     continue
+                backoff.reset()
                 commands = (reply.json() or {}).get("commands", [])
                 if not commands:
                     self.empty.append(reply.at - sent)
@@ -208,10 +211,11 @@ async def bench(args: argparse.Namespace, devices: list, tokens: dict[str, str],
             for device_id in ids[offset : offset + step]:
                 tasks.append(asyncio.create_task(waiters.hold(device_id, tokens[device_id])))
             await asyncio.sleep(0.1)
+        ramp = time.monotonic() - started
         await asyncio.sleep(args.settle)
         hold_until = started + args.hold
         ready = len(waiters.waiting)
-        print(f"waiters: {n} started in {time.monotonic() - started:.1f} s; {ready} waiting {args.settle:.0f} s later")
+        print(f"waiters: {n} started in {ramp:.1f} s; {ready} waiting {args.settle:.0f} s later")
 
         rss_with, threads_with = memory_and_threads(server.pid)
         pg_with = await loop.run_in_executor(db, pg_connections)
