@@ -322,6 +322,20 @@ def memory_and_threads(pid: int) -> tuple[int, int]:
 EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)): ?(.*)$")
 
 
+def listen_overflows() -> int | None:
+    """The kernel's count of connections dropped because a listen queue was full (machine-wide,
+    /proc/net/netstat): a server whose workers stop accepting shows here before anywhere else."""
+    try:
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+    except OSError:
+        return None
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            fields = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+            return int(fields["ListenOverflows"]) if "ListenOverflows" in fields else None
+    return None
+
+
 def log_summary(log: Path, *, limit: int = 5) -> list[str]:
     """The most frequent exceptions in a server log, with their counts (the chained ones too, so
     the root cause shows): the first place to look for the cause of counted errors."""
