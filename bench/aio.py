@@ -71,15 +71,19 @@ class Connection:
         lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
         raw = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + data
         reused = self.writer is not None
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation that
+        # lands as the reply completes, and a bench's waiter would then never stop.
         try:
-            return await asyncio.wait_for(self._exchange(raw, method), timeout)
-        except (ConnectionError, HttpError, asyncio.IncompleteReadError) as exc:
-            self.close()
-            # A reused connection the server had already closed fails before any reply: send again
-            # once on a fresh one (every request of these benches may be repeated safely).
-            if reused and getattr(exc, "before_reply", False):
-                return await asyncio.wait_for(self._exchange(raw, method), timeout)
-            raise
+            async with asyncio.timeout(timeout):
+                try:
+                    return await self._exchange(raw, method)
+                except (ConnectionError, HttpError, asyncio.IncompleteReadError) as exc:
+                    self.close()
+                    # A reused connection the server had closed fails before any reply: send
+                    # again once on a fresh one (every request of these benches may be repeated).
+                    if reused and getattr(exc, "before_reply", False):
+                        return await self._exchange(raw, method)
+                    raise
         except BaseException:  # the timeout, or the caller cancelled us: the stream is out of step
             self.close()
             raise
@@ -163,6 +167,16 @@ class Backoff:
 
     def reset(self) -> None:
         self.seconds = 1.0
+
+
+async def cancel_all(tasks: list[asyncio.Task], *, grace: float = 15.0) -> int:
+    """Cancel the tasks and wait for them at most `grace` seconds; how many did not end."""
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        return 0
+    _, pending = await asyncio.wait(tasks, timeout=grace)
+    return len(pending)
 
 
 def error_name(exc: BaseException) -> str:

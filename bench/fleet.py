@@ -40,6 +40,7 @@ from aio import (
     Backoff,
     Connection,
     Reply,
+    cancel_all,
     error_name,
     log_summary,
     loop_name,
@@ -324,10 +325,16 @@ async def bench(args: argparse.Namespace, org_id, token: str, pin: str, db: Thre
                     return False
 
         started = time.monotonic()
-        outcome = await asyncio.wait_for(asyncio.gather(*(set_up(agent) for agent in agents)), args.deadline)
-        ready = [agent for agent, ok in zip(agents, outcome, strict=True) if ok]
+        setups = [asyncio.create_task(set_up(agent)) for agent in agents]
+        await asyncio.wait(setups, timeout=args.deadline)
+        late = sum(1 for task in setups if not task.done())
+        await cancel_all(setups)
+        ready = [agent for agent, task in zip(agents, setups, strict=True) if not task.cancelled() and task.result()]
         setup_seconds = time.monotonic() - started
-        print(f"set up: {len(ready)} of {n} agents enrolled, checked in, policy applied in {setup_seconds:.1f} s")
+        print(
+            f"set up: {len(ready)} of {n} agents enrolled, checked in, policy applied in {setup_seconds:.1f} s"
+            + (f" ({late} still at it after {args.deadline:.0f} s: left out)" if late else "")
+        )
         if not ready:
             raise SystemExit("no agent got through enrollment")
         for agent in ready:
@@ -344,6 +351,7 @@ async def bench(args: argparse.Namespace, org_id, token: str, pin: str, db: Thre
         fleet.change_at = time.monotonic()  # acknowledgements count from here on
         push_id = await asyncio.wait_for(loop.run_in_executor(db, change_persona, org_id, stamp), SLOW_STEP)
         fleet.change_at = stamp["monotonic"]
+        print(f"persona change committed: push {push_id}")
         target = math.ceil(len(ready) * 0.99)
         ack_deadline = time.monotonic() + args.deadline
         while len(fleet.acknowledged) < len(ready) and time.monotonic() < ack_deadline:
@@ -358,9 +366,8 @@ async def bench(args: argparse.Namespace, org_id, token: str, pin: str, db: Thre
                 await asyncio.sleep(0.5)
         runtime = task_runtime(worker_log, log_offset)
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if await cancel_all(tasks):
+            print("some waiters did not stop when cancelled (left behind)", flush=True)
         if worker is not None:
             await loop.run_in_executor(None, stop, worker)
         await loop.run_in_executor(None, stop, server)
@@ -416,6 +423,7 @@ def main() -> None:
     parser.add_argument("--deadline", type=float, default=300.0, help="seconds allowed for each phase")
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "8393")))
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr] (progress shows as it happens)
     os.environ["MDM_ISSUER"] = f"http://127.0.0.1:{args.port}"
     os.environ["REDIS_CACHE_URL"] = REDIS_URL  # the cache the server uses too (aio.server_env)
     setup_django()

@@ -37,6 +37,7 @@ from aio import (
     SERVER_DATABASE_URL,
     Backoff,
     Connection,
+    cancel_all,
     error_name,
     hammer,
     listen_overflows,
@@ -249,9 +250,8 @@ async def bench(args: argparse.Namespace, devices: list, tokens: dict[str, str],
         still_waiting = len(waiters.waiting)
         overflows_after = listen_overflows()
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if await cancel_all(tasks):
+            print("some waiters did not stop when cancelled (left behind)", flush=True)
         await loop.run_in_executor(None, stop, server)
 
     errors = sum(len(times) for times in waiters.errors.values())
@@ -304,6 +304,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=200, help="waiting devices that get a command")
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", "8392")))
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr] (progress shows as it happens)
     # The in-process tokens must name the issuer the server checks.
     os.environ["MDM_ISSUER"] = f"http://127.0.0.1:{args.port}"
     os.environ["REDIS_CACHE_URL"] = REDIS_URL  # the cache the server uses too (aio.server_env)
