@@ -6,8 +6,6 @@ from __future__ import annotations
 from typing import cast
 
 from django.conf import settings
-from django.db.models import Count, OuterRef, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -40,10 +38,10 @@ from devices.agent_api.serializers import (
     TokenResponseSerializer,
     UnenrollResponseSerializer,
 )
-from devices.choices import PENDING_COMMAND_STATES
 from devices.commands.results import command_record_result
 from devices.keys import HPKE_SUITE_NAME, container_key_active, container_key_seal
-from devices.models import Command, ContainerKey, Device, PolicyVersion
+from devices.models import ContainerKey, Device, PolicyVersion
+from devices.selectors import checkin_device
 from devices.services import CheckinReport, EnrollmentRequest, device_checkin, device_enroll, device_unenroll
 from devices.signing_keys import ROLLOVER_CAPABILITY, device_signing_key_move, rollover_offer
 from mdm.api.errors import Gone
@@ -152,15 +150,10 @@ class CheckinApi(AgentApiView):
         serializer = CheckinSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        # One query: the device and its pending command count (an index-only subquery).
-        pending = (
-            Command.objects.filter(device_id=OuterRef("pk"), state__in=PENDING_COMMAND_STATES)
-            .order_by()
-            .values("device_id")
-            .annotate(n=Count("*"))
-            .values("n")
-        )
-        device = self.device_queryset().select_related("persona").annotate(pending=Coalesce(Subquery(pending), 0)).get()
+        # One query, compiled once: the device, its pending command count, its persona's rules.
+        device = checkin_device(self.principal.device_id)
+        if device is None:
+            raise NotFound()
         device_checkin(
             device=device,
             report=CheckinReport(
@@ -174,7 +167,7 @@ class CheckinApi(AgentApiView):
         )
         body = {
             "policy_version": device.policy_version,
-            "commands_pending": device.pending,
+            "commands_pending": device.pending,  # type: ignore[attr-defined]  (annotated by checkin_device)
             "poll_interval_seconds": settings.MDM_POLL_INTERVAL_SECONDS,
             "server_time": timezone.now().isoformat().replace("+00:00", "Z"),
         }
