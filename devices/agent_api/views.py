@@ -167,7 +167,7 @@ class CheckinApi(AgentApiView):
         )
         body = {
             "policy_version": device.policy_version,
-            "commands_pending": device.pending,  # type: ignore[attr-defined]  (annotated by checkin_device)
+            "commands_pending": device.pending,  # type: ignore[attr-defined]
             "poll_interval_seconds": settings.MDM_POLL_INTERVAL_SECONDS,
             "server_time": timezone.now().isoformat().replace("+00:00", "Z"),
         }
