@@ -42,6 +42,7 @@ BODY = {"applied_policy_version": 1, "container_state": "active", "os_version": 
 CHECKIN = "/api/v1/agent/checkin"
 HELLO = "/api/v1/agent/bench-hello"  # the agent API's path, so it takes the same lean path
 CONSOLE_HELLO = "/bench/hello"  # the full middleware chain, as any console page
+POLL = "/api/v1/agent/commands?wait=0"  # what a long poll costs the server to start (and to end)
 
 
 def start_server(port: int, database_url: str = DATABASE_URL) -> subprocess.Popen:
@@ -102,16 +103,19 @@ local body = [[%s]]
 local n = 0
 request = function()
   n = n + 1
-  return wrk.format("POST", "%s", {["Content-Type"] = "application/json",
-    ["Authorization"] = "Bearer " .. tokens[(n %% #tokens) + 1]}, body)
+  return wrk.format("%s", "%s", {["Content-Type"] = "application/json",
+    ["Authorization"] = "Bearer " .. tokens[(n %% #tokens) + 1]}, %s)
 end
 """
 
 
-def wrk(port: int, path: str, tokens: list[str], seconds: float, connections: int) -> tuple[float, int, str]:
+def wrk(
+    port: int, path: str, tokens: list[str], seconds: float, connections: int, method: str = "POST"
+) -> tuple[float, int, str]:
     """(requests per second, requests completed, errors) from wrk: one thread, keep-alive."""
+    body = "body" if method == "POST" else "nil"
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT % (",".join(f'"{t}"' for t in tokens), json.dumps(BODY), path))
+        script.write(WRK_SCRIPT % (",".join(f'"{t}"' for t in tokens), json.dumps(BODY), method, path, body))
     try:
         argv = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script.name, f"http://127.0.0.1:{port}"]
         out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout  # noqa: S603
@@ -174,6 +178,7 @@ def main() -> None:
         checkins, _, checkin_errors = wrk(port, CHECKIN, tokens, seconds, args.clients)
         hellos, _, hello_errors = wrk(port, HELLO, tokens, seconds, args.clients)
         console_hellos, _, _ = wrk(port, CONSOLE_HELLO, tokens, seconds, args.clients)
+        polls, _, poll_errors = wrk(port, POLL, tokens, seconds, args.clients, method="GET")
         threads_checkins = hammer(port, CHECKIN, tokens[:8], args.seconds)
         threads_hellos = hammer(port, HELLO, tokens[:8], args.seconds)
     finally:
@@ -197,6 +202,7 @@ def main() -> None:
     print(f"  check-ins: {checkins:,.0f}/s (errors: {checkin_errors})")
     print(f"  bare DRF view on the agent path: {hellos:,.0f}/s (errors: {hello_errors})")
     print(f"  bare DRF view through the console's middleware: {console_hellos:,.0f}/s")
+    print(f"  polls that find nothing (GET {POLL}): {polls:,.0f}/s (errors: {poll_errors})")
     print(f"Python threads (8 clients): check-ins {threads_checkins:,.0f}/s, bare view {threads_hellos:,.0f}/s, "
           f"ratio {threads_checkins / threads_hellos:.2f}")  # fmt: skip
     print(f"PostgreSQL saw, per check-in ({done:,} check-ins): {seen.statements / done:.2f} statements, "

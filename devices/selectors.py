@@ -17,6 +17,7 @@ from django.db.models.functions import Coalesce, Lower
 
 from devices.choices import PENDING_COMMAND_STATES, ContainerState, DeviceState, Ownership, Platform, WipeState
 from devices.models import Command, Device, EnrollmentToken, Push, Wipe
+from mdm.lib.compiled import CompiledQuery
 from mdm.models import AuditEvent, User
 from personas.models import Persona
 
@@ -227,8 +228,6 @@ CHECKIN_FIELDS = (
     "last_seen_at", "silent",
 )  # fmt: skip
 CHECKIN_PERSONA_FIELDS = ("passcode_min_length", "block_compromised", "min_os_version")
-_SENTINEL = uuid.UUID(int=0)
-_checkin_sql: dict[str, tuple[str, tuple]] = {}
 
 
 def _checkin_queryset(device_id) -> QuerySet[Device]:
@@ -249,22 +248,15 @@ def _checkin_queryset(device_id) -> QuerySet[Device]:
     )
 
 
+_checkin_query = CompiledQuery(_checkin_queryset, device_id=uuid.UUID(int=0))
+
+
 def checkin_device(device_id: uuid.UUID) -> Device | None:
     """The device as a check-in needs it, with `.pending` (its pending command count, from an
-    index-only subquery) and `.persona` (only the fields compliance reads): one query.
-
-    The ORM compiles this query once per process; each check-in runs the compiled SQL with its own
-    device id (compiling it again was most of a check-in's CPU).
+    index-only subquery) and `.persona` (only the fields compliance reads): one query, compiled
+    once per process (compiling it again was most of a check-in's CPU).
     """
-    vendor = connection.vendor
-    compiled = _checkin_sql.get(vendor)
-    if compiled is None:
-        sql, params = _checkin_queryset(_SENTINEL).query.sql_with_params()
-        if params.count(_SENTINEL) != 1:  # the one parameter that varies must be the device id
-            raise RuntimeError("The check-in query's parameters changed shape.")
-        compiled = _checkin_sql[vendor] = (sql, params)
-    sql, params = compiled
-    found = list(Device.objects.raw(sql, [device_id if p == _SENTINEL else p for p in params]))
+    found = list(_checkin_query.run(device_id=device_id))
     if not found:
         return None
     device = found[0]

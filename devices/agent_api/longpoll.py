@@ -52,6 +52,7 @@ MAX_WAIT_SECONDS = 60
 RECHECK_SECONDS = 30.0  # with a live Redis subscription: only for wake-ups lost in a reconnect
 RECHECK_WITHOUT_REDIS_SECONDS = 1.0
 RECHECK_BATCH = 5_000  # device ids per query
+WAIT_JITTER = 0.1
 
 
 class WakeupHub:
@@ -201,7 +202,11 @@ async def commands_view(request):
     raw_wait = request.GET.get("wait", "0")
     wait_ok = re.fullmatch(r"[0-9]{1,2}", raw_wait) and int(raw_wait) <= MAX_WAIT_SECONDS
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + (int(raw_wait) if wait_ok else 0)
+    # An empty answer comes at a random point of the last tenth of the wait: agents that all
+    # started polling together (a server restart, a network back) drift apart instead of
+    # coming back together every minute. The protocol says "up to `wait` seconds".
+    wait = int(raw_wait) if wait_ok else 0
+    deadline = loop.time() + wait * random.uniform(1 - WAIT_JITTER, 1.0)  # noqa: S311 (not a secret)
     wakeups = hub()
     event = None
     device_id = ""

@@ -13,13 +13,14 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from devices.channels.base import Channel, register
 from devices.choices import ManagementChannel
 from devices.models import Command
 from devices.wakeups import wake_devices
+from mdm.lib.compiled import CompiledQuery
 
 MAX_COMMANDS_PER_POLL = 50
 
@@ -53,17 +54,25 @@ def serialize_command(command: Command) -> dict:
     }
 
 
-def commands_deliver(*, device_id: uuid.UUID | str) -> list[dict]:
-    """The device's pending commands, highest priority and oldest first; the queued ones become
-    delivered. Two polls racing both answer the commands, but the conditional UPDATE records one
-    delivery, with one delivery time."""
-    now = timezone.now()
-    pending = list(
+def _pending(device_id, now) -> QuerySet[Command]:
+    return (
         Command.objects.filter(device_id=device_id)
         .pending()
         .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
         .order_by("priority", "created_at", "id")[:MAX_COMMANDS_PER_POLL]
     )
+
+
+# Every poll runs it: compiled once per process.
+_pending_query = CompiledQuery(_pending, device_id=uuid.UUID(int=0), now=datetime(2000, 1, 1, tzinfo=UTC))
+
+
+def commands_deliver(*, device_id: uuid.UUID | str) -> list[dict]:
+    """The device's pending commands, highest priority and oldest first; the queued ones become
+    delivered. Two polls racing both answer the commands, but the conditional UPDATE records one
+    delivery, with one delivery time."""
+    now = timezone.now()
+    pending = list(_pending_query.run(device_id=device_id, now=now))
     queued = [command.pk for command in pending if command.state == Command.State.QUEUED]
     if queued:
         Command.objects.filter(pk__in=queued, state=Command.State.QUEUED).update(
