@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import pytest
+from django.db import connection
 
 from devices import push as push_module
 from devices.channels import agent as agent_channel
@@ -124,3 +125,18 @@ def test_a_batch_hands_each_channel_only_its_own_devices_commands(
         made = apply_policy.queue_batch(items)
     assert [(c.pk, c.device.pk, c.payload) for c in recording.sent] == [(made[1], devices[1].pk, {"version": 4})]
     assert sorted(map(str, woken)) == sorted([str(devices[0].pk), str(devices[2].pk)])
+
+
+@pytest.mark.parametrize(
+    ("model", "column"),
+    [(Command, "device_id"), (PolicyVersion, "device_id"), (Device, "persona_id")],
+)
+def test_a_lookup_by_the_column_a_push_writes_or_walks_by_still_has_an_index_leading_with_it(db, model, column):
+    # Their single-column indexes were dropped (devices 0006) for composite ones that lead with
+    # the same column: the device's commands and versions, a device's or a persona's deletion.
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
+    leading = [n for n, c in constraints.items() if (c["index"] or c["unique"]) and c["columns"][:1] == [column]]
+    assert leading
+    if model is Device:
+        assert constraints["device_persona_walk"]["columns"] == ["persona_id", "id"]
