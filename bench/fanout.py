@@ -104,8 +104,15 @@ def raw_writes(n: int, doc_size: int) -> tuple[float, tuple[float, float | None]
 def main(sizes: list[int]) -> None:
     setup_django()
     from django.conf import settings
+    from django.db.models import Count
+
+    from devices.models import Device
 
     print(f"push batch size: {settings.MDM_PUSH_BATCH_SIZE}")
+    # Earlier runs' fleets stay in the bench database, and a batch reads a persona's devices out
+    # of the whole fleet's: its size is part of the figures.
+    fleet = Device.objects.aggregate(devices=Count("id"), personas=Count("persona", distinct=True))
+    print(f"already in the bench database: {fleet['devices']:,} devices, {fleet['personas']} personas")
     results = {}
     for n in sizes:
         push = fan_out(n)

@@ -94,7 +94,10 @@ class Device(models.Model):
     # The server key this device pinned at enrollment: its policies are signed with it, so a
     # rotation of the server's signing key does not cut off the devices enrolled before it.
     signing_kid = models.CharField(max_length=64, blank=True)
-    persona = models.ForeignKey("personas.Persona", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
+    # Indexed by device_persona_walk, which leads with it.
+    persona = models.ForeignKey(
+        "personas.Persona", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     enrollment_token = models.ForeignKey(EnrollmentToken, on_delete=models.SET_NULL, null=True, related_name="devices")
     state = models.CharField(max_length=16, choices=DeviceState.choices, default=DeviceState.ACTIVE)
     container_state = models.CharField(max_length=16, choices=ContainerState.choices, default=ContainerState.PENDING)
@@ -116,6 +119,9 @@ class Device(models.Model):
         indexes = [
             models.Index(fields=["organization", "state", "-enrolled_at"], name="device_org_state"),
             models.Index(fields=["organization", "last_seen_at"], name="device_org_seen"),
+            # A push walks a persona's devices by primary key (devices.push): its batch reads its
+            # 500 rows from here instead of filtering the whole fleet's primary key range.
+            models.Index(fields=["persona", "id"], name="device_persona_walk"),
         ]
 
     def __str__(self) -> str:
@@ -213,7 +219,8 @@ class Command(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="+")
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="commands")
+    # Indexed by command_device_pending, which leads with it.
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="commands", db_index=False)
     type = models.CharField(max_length=32)
     payload = models.JSONField(default=dict)
     priority = models.PositiveSmallIntegerField(default=50)  # lower runs first; wipe is 0
@@ -274,7 +281,8 @@ class PolicyVersion(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="+")
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="policy_versions")
+    # Indexed by policy_version_unique, which leads with it.
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="policy_versions", db_index=False)
     version = models.PositiveIntegerField()
     persona = models.ForeignKey("personas.Persona", on_delete=models.SET_NULL, null=True, related_name="+")
     persona_revision = models.PositiveIntegerField()

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from devices.bulk import insert_tuples
 from devices.choices import CommandState, ContainerKeyState, DeviceState
-from devices.commands.apply_policy import apply_policy
+from devices.commands.apply_policy import BatchItem, apply_policy
 from devices.models import Device, PolicyVersion, Push
 from devices.policy import POLICY_VERSION_FIELDS, PolicyTarget, PolicyTemplate
 from mdm.actors import SYSTEM, Actor
@@ -189,43 +189,42 @@ def push_run_batch(*, push_id, template: dict | PolicyTemplate, owner: uuid.UUID
             # Implied by the join, but it lets a merge join start the keys at the cursor too,
             # instead of reading every key before it at every batch (quadratic in the push).
             active_key &= Q(container_keys__device_id__gt=push.cursor)
-        # Only what the batch needs of each device, its active container key joined in (a device
-        # without one, a wiped device, is passed over), and only the devices' rows locked.
-        devices = list(
+        # Only what the batch needs of each device, as values (no model instances), its active
+        # container key joined in (a device without one, a wiped device, is passed over), and only
+        # the devices' rows locked.
+        rows = list(
             devices_qs.select_for_update(of=("self",))
             .annotate(active_key=FilteredRelation("container_keys", condition=active_key))
-            .only(*BATCH_DEVICE_FIELDS)
-            .annotate(key_id=F("active_key__id"), key_version=F("active_key__version"))[:BATCH_SIZE]
+            .values_list(*BATCH_DEVICE_FIELDS, "active_key__id", "active_key__version")[:BATCH_SIZE]
         )
         now = timezone.now()
-        if not devices:
+        if not rows:
             Push.objects.filter(pk=push.pk).update(state=Push.State.DONE, finished_at=now, lease_owner=None)
             return False
-        touched = [device for device in devices if device.key_id is not None]
-        targets = [
-            PolicyTarget(d.organization_id, d.pk, d.signing_kid, (d.policy_version or 0) + 1, d.key_id, d.key_version)
-            for d in touched
-        ]
+        targets, items = [], []
+        for device_id, organization_id, signing_kid, version, channel, key_id, key_version in rows:
+            if key_id is not None:
+                version = (version or 0) + 1
+                targets.append(PolicyTarget(organization_id, device_id, signing_kid, version, key_id, key_version))
+                items.append(BatchItem(device_id, organization_id, channel, version))
         insert_tuples(PolicyVersion, POLICY_VERSION_FIELDS, policy_version_rows(policy=policy, targets=targets))
         # Every touched device moved to its version + 1 (their rows are locked): one plain UPDATE.
-        Device.objects.filter(pk__in=[device.pk for device in touched]).update(
+        Device.objects.filter(pk__in=[item.device_id for item in items]).update(
             policy_version=Coalesce(F("policy_version"), 0) + 1
         )
         # Older apply_policy commands still pending would only bring an older version: superseded.
-        apply_policy.queue_batch(
-            [(device, target.version) for device, target in zip(touched, targets, strict=True)], push=push, now=now
-        )
+        apply_policy.queue_batch(items, push=push, now=now)
         Push.objects.filter(pk=push.pk).update(
             state=Push.State.RUNNING,
-            cursor=devices[-1].pk,
-            processed=push.processed + len(devices),
+            cursor=rows[-1][0],
+            processed=push.processed + len(rows),
             batches=push.batches + 1,
             started_at=push.started_at or now,
             progressed_at=now,
             # The heartbeat, in the batch's own commit (counted from now: a batch takes time).
             lease_expires_at=lease_until(timezone.now()),
         )
-    return len(devices) == BATCH_SIZE
+    return len(rows) == BATCH_SIZE
 
 
 def push_run(push_id) -> Push:

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from devices.channels.base import Channel, register
+from devices.channels.base import Channel, Queued, register
 from devices.choices import ManagementChannel
 from devices.models import Command
 from devices.wakeups import wake_devices
@@ -30,6 +30,9 @@ class AgentChannel(Channel):
 
     def send(self, commands: Sequence[Command]) -> None:
         self.notify(command.device_id for command in commands)
+
+    def send_queued(self, queued: Sequence[Queued]) -> None:
+        self.notify(q.device_id for q in queued)  # the agent reads its commands itself: ids are enough
 
     def notify(self, device_ids: Iterable[object]) -> int:
         ids = list(dict.fromkeys(device_ids))

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import uuid
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from devices.models import Command
+
+
+class Queued(NamedTuple):
+    """A command just written to the outbox, as a batch hands it over: its id and its device's."""
+
+    command_id: uuid.UUID
+    device_id: uuid.UUID
 
 
 class Channel(ABC):
@@ -17,6 +25,12 @@ class Channel(ABC):
     def send(self, commands: Sequence[Command]) -> None:
         """Take commands just written to the outbox to their devices, in the caller's transaction:
         whatever leaves this process must wait for the commit."""
+
+    def send_queued(self, queued: Sequence[Queued]) -> None:
+        """The same for a batch given by ids (a push's: building a model instance per command cost
+        more than writing it). A channel that needs no more than the ids takes them as they are;
+        by default the commands are read back and sent."""
+        self.send(list(Command.objects.filter(pk__in=[q.command_id for q in queued]).select_related("device")))
 
     @abstractmethod
     def notify(self, device_ids: Iterable[object]) -> int:
@@ -41,3 +55,10 @@ def send(commands: Sequence[Command]) -> None:
         by_channel[command.device.channel].append(command)
     for name, batch in by_channel.items():
         _CHANNELS[name].send(batch)
+
+
+def send_queued(by_channel: dict[str, list[Queued]]) -> None:
+    """Hand a batch's commands, grouped by their devices' channel names, to those channels."""
+    for name, queued in by_channel.items():
+        if queued:
+            _CHANNELS[name].send_queued(queued)
