@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Start PostgreSQL and Redis when they are not answering (the test suite needs both, real).
+# Start PostgreSQL, Redis and RabbitMQ when they are not answering (the test suite needs them, real).
 set -euo pipefail
 
 wait_for() { # name, command
@@ -23,4 +23,11 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
     --dir /var/lib/redis --logfile /var/log/redis/ci.log
   wait_for Redis "redis-cli -h 127.0.0.1 -p 6379 ping"
+fi
+
+# RabbitMQ: the test that runs Celery on an AMQP broker (CELERY_BROKER_URL=amqp://...).
+if ! (echo > /dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+  echo "services-up: starting RabbitMQ"
+  rabbitmq-server -detached
+  wait_for RabbitMQ "(echo > /dev/tcp/127.0.0.1/5672)"
 fi

@@ -71,3 +71,40 @@ def test_tasks_are_acknowledged_late_and_retry_transient_errors_with_backoff():
     assert OperationalError in audit_chain_verify_task.autoretry_for
     assert RedisConnectionError in audit_chain_verify_task.autoretry_for
     assert audit_chain_verify_task.retry_backoff and audit_chain_verify_task.retry_jitter
+
+
+def test_the_same_tasks_run_on_rabbitmq(tmp_path):
+    """CELERY_BROKER_URL=amqp://...: a worker on RabbitMQ (this machine runs one) runs what a
+    process publishing to RabbitMQ queued, with the same code and the same worker command."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from mdm.stack import PROCESSES
+    from tests.live import ROOT, worker_database_url
+
+    try:
+        socket.create_connection(("127.0.0.1", 5672), timeout=2).close()
+    except OSError:
+        pytest.fail("RabbitMQ is not answering on 127.0.0.1:5672.")
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "CELERY_BROKER_URL": "amqp://guest:guest@127.0.0.1:5672//",
+    }
+    org = organization_create(name="Rabbit")
+    with open(tmp_path / "worker.log", "w") as log:
+        worker = subprocess.Popen(
+            [sys.executable, *PROCESSES["worker"][1:], "--concurrency", "1"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        try:
+            publish = f"from mdm.tasks import audit_chain_verify_task; audit_chain_verify_task.delay({str(org.pk)!r})"
+            subprocess.run([sys.executable, "manage.py", "shell", "-c", publish], cwd=ROOT, env=env, check=True,
+                           timeout=60)  # fmt: skip
+            event = wait_for(_verified(org), timeout=60)
+            assert event.details["ok"] is True
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
