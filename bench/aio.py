@@ -17,12 +17,11 @@ import resource
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from common import DATABASE_URL, REDIS_URL, ROOT
+from common import DATABASE_URL, ROOT, SERVER_DATABASE_URL, server_env, start_server, stop  # noqa: F401  (re-exported to the benches)
 
 MAX_HEADER_BYTES = 64 * 1024
 
@@ -230,44 +229,6 @@ def raise_open_files(wanted: int) -> int:
     return soft
 
 
-# The web server's own connection string: the bench database by default. On a PostgreSQL shared
-# with others, point it at a role with a CONNECTION LIMIT, so a server that opens a connection per
-# waiter runs out of its own connections instead of everyone's (the in-process set-up and the
-# Celery worker, a few connections at most, keep BENCH_DATABASE_URL).
-SERVER_DATABASE_URL = os.environ.get("BENCH_SERVER_DATABASE_URL", DATABASE_URL)
-
-
-def server_env(port: int, database_url: str = SERVER_DATABASE_URL) -> dict[str, str]:
-    """bench/checkin.py's server environment, with every agent rate limit out of the way."""
-    return {
-        **os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "REDIS_CACHE_URL": REDIS_URL,
-        "PORT": str(port), "MDM_ISSUER": f"http://127.0.0.1:{port}", "MDM_ROOT_URLCONF": "bench.urls",
-        "WEB_CONCURRENCY": "2", "MDM_RATE_AGENT_PER_DEVICE": "1000000000", "MDM_RATE_ENROLL_PER_IP": "1000000000",
-        "MDM_RATE_TOKEN_PER_IP": "1000000000", "MDM_RATE_TOKEN_PER_DEVICE": "1000000000", "LOG_LEVEL": "WARNING",
-    }  # fmt: skip
-
-
-def start_server(port: int, log: Path) -> subprocess.Popen:
-    """The web server exactly as `make run` starts it (mdm.stack), on the bench database; its
-    output goes to `log`, where a bench looks for the cause of the errors it counted."""
-    from mdm.stack import PROCESSES
-
-    argv = [sys.executable, *PROCESSES["web"][1:], "--access-logfile", "/dev/null"]
-    with log.open("ab") as out:
-        process = subprocess.Popen(argv, cwd=ROOT, env=server_env(port), stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the web server exited with {process.returncode}; see {log}")
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return process
-        except OSError:
-            time.sleep(0.1)
-    stop(process)
-    raise SystemExit(f"the web server did not start within 30 s; see {log}")
-
-
 def start_worker(port: int, log: Path) -> subprocess.Popen:
     """The Celery worker exactly as `make run` starts it, on the bench database and Redis, ready
     (answering a ping) before this returns."""
@@ -286,15 +247,6 @@ def start_worker(port: int, log: Path) -> subprocess.Popen:
             return process
     stop(process)
     raise SystemExit(f"the Celery worker did not answer a ping within 60 s; see {log}")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
 
 
 def process_tree(pid: int) -> list[int]:

@@ -30,11 +30,10 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from common import DATABASE_URL, REDIS_URL, ROOT, enroll_fleet, fresh_organization, setup_django
+from common import DATABASE_URL, ROOT, enroll_fleet, fresh_organization, setup_django, start_server, stop
 from pgcount import PgCounter
 
 BODY = {"applied_policy_version": 1, "container_state": "active", "os_version": "14", "agent_version": "1.0.0",
@@ -43,32 +42,6 @@ CHECKIN = "/api/v1/agent/checkin"
 HELLO = "/api/v1/agent/bench-hello"  # the agent API's path, so it takes the same lean path
 CONSOLE_HELLO = "/bench/hello"  # the full middleware chain, as any console page
 POLL = "/api/v1/agent/commands?wait=0"  # what a long poll costs the server to start (and to end)
-
-
-def start_server(port: int, database_url: str = DATABASE_URL) -> subprocess.Popen:
-    from mdm.stack import PROCESSES
-
-    env = {
-        **os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "PORT": str(port),
-        "MDM_ISSUER": f"http://127.0.0.1:{port}", "MDM_ROOT_URLCONF": "bench.urls", "WEB_CONCURRENCY": "2",
-        "MDM_RATE_AGENT_PER_DEVICE": "1000000000", "MDM_RATE_ENROLL_PER_IP": "1000000", "LOG_LEVEL": "WARNING",
-    }  # fmt: skip
-    argv = [sys.executable, *PROCESSES["web"][1:], "--access-logfile", "/dev/null"]
-    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
-    for _ in range(300):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return process
-        except OSError:
-            if process.poll() is not None:
-                raise SystemExit("the web server exited at start") from None
-            time.sleep(0.1)
-    raise SystemExit("the web server did not start")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(timeout=30)
 
 
 def hammer(port: int, path: str, tokens: list[str], seconds: float) -> float:
@@ -189,7 +162,7 @@ def main() -> None:
     name = parts.path.lstrip("/")
     with PgCounter(parts.hostname or "127.0.0.1", parts.port or 5432) as counter:
         proxied = urlunsplit(parts._replace(netloc=f"{parts.username or 'postgres'}@127.0.0.1:{counter.port}"))
-        server = start_server(port, proxied + "?sslmode=disable")
+        server = start_server(port, database_url=proxied + "?sslmode=disable")
         try:
             wrk(port, CHECKIN, tokens, 1, args.clients)  # the pool is open, the caches are warm
             before, commits_before = counter.snapshot(), xact_commits(name)

@@ -9,8 +9,10 @@ redis://127.0.0.1:6379/11).
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -19,6 +21,60 @@ sys.path.insert(0, str(ROOT))
 
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/mdm_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+# The web server's own connection string: the bench database by default. On a PostgreSQL shared
+# with others, point it at a role with a CONNECTION LIMIT, so a server that opens a connection per
+# waiter runs out of its own connections instead of everyone's (the in-process set-up and the
+# Celery worker, a few connections at most, keep BENCH_DATABASE_URL).
+SERVER_DATABASE_URL = os.environ.get("BENCH_SERVER_DATABASE_URL", DATABASE_URL)
+
+
+def server_env(port: int, database_url: str = SERVER_DATABASE_URL) -> dict[str, str]:
+    """The benchmarks' server environment: the bench database and Redis, every rate limit out of
+    the way, bench/urls.py's bare views."""
+    return {
+        **os.environ, "DATABASE_URL": database_url, "REDIS_URL": REDIS_URL, "REDIS_CACHE_URL": REDIS_URL,
+        "PORT": str(port), "MDM_ISSUER": f"http://127.0.0.1:{port}", "MDM_ROOT_URLCONF": "bench.urls",
+        "WEB_CONCURRENCY": "2", "MDM_RATE_AGENT_PER_DEVICE": "1000000000", "MDM_RATE_ENROLL_PER_IP": "1000000000",
+        "MDM_RATE_TOKEN_PER_IP": "1000000000", "MDM_RATE_TOKEN_PER_DEVICE": "1000000000", "LOG_LEVEL": "WARNING",
+    }  # fmt: skip
+
+
+def start_server(port: int, log: Path | None = None, database_url: str = SERVER_DATABASE_URL) -> subprocess.Popen:
+    """The web server exactly as `make run` starts it (mdm.stack), on the bench database, once it
+    answers; its output goes to `log`, where a bench looks for the cause of the errors it counted.
+    Refuses a port another server already answers on (its answers would be timed)."""
+    from mdm.stack import PROCESSES
+
+    try:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+    except OSError:
+        pass
+    else:
+        raise SystemExit(f"port {port} is taken: set BENCH_PORT")
+    argv = [sys.executable, *PROCESSES["web"][1:], "--access-logfile", "/dev/null"]
+    with log.open("ab") if log else open(os.devnull, "wb") as out:
+        env = server_env(port, database_url)
+        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)  # noqa: S603
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the web server exited with {process.returncode}; see {log or 'its output'}")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process
+        except OSError:
+            time.sleep(0.1)
+    stop(process)
+    raise SystemExit(f"the web server did not start within 30 s; see {log or 'its output'}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def setup_django() -> None:

@@ -24,13 +24,10 @@ import argparse
 import http.client
 import os
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 from dataclasses import dataclass
 
-from common import DATABASE_URL, REDIS_URL, ROOT, fresh_organization, setup_django
+from common import fresh_organization, setup_django, start_server
 
 FLEET_ORG = "Bench console fleet"
 SMALL_ORG = "Bench console small"
@@ -39,32 +36,6 @@ ACTIONS = (
     "device.enrolled", "device.lock_requested", "device.unlock_requested", "enrollment_token.created",
     "wipe.requested", "wipe.completed", "device.retired", "device.reported_lost",
 )  # fmt: skip
-
-
-def start_server(port: int) -> subprocess.Popen:
-    """bench/checkin.py's server: the `make run` web command on the bench database."""
-    from mdm.stack import PROCESSES
-
-    try:  # another benchmark's server would answer in ours' place
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-    except OSError:
-        pass
-    else:
-        raise SystemExit(f"port {port} is taken: set BENCH_PORT")
-    env = {
-        **os.environ, "DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "PORT": str(port),
-        "MDM_ISSUER": f"http://127.0.0.1:{port}", "MDM_ROOT_URLCONF": "bench.urls", "WEB_CONCURRENCY": "2",
-        "LOG_LEVEL": "WARNING",
-    }  # fmt: skip
-    argv = [sys.executable, *PROCESSES["web"][1:], "--access-logfile", "/dev/null"]
-    process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # noqa: S603
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return process
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("the web server did not start")
 
 
 # --- Set-up ---------------------------------------------------------------------------------------
