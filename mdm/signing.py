@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from secrets import token_hex
 from typing import Any
 
 import jwt
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from django.conf import settings
@@ -263,6 +265,69 @@ def decode_jwt(
     if key is None:
         raise jwt.InvalidTokenError("Unknown signing key.")
     return kid, jwt.decode(token, key, algorithms=["EdDSA"], audience=audience, **options)
+
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+_MAX_TOKEN = 4096
+
+
+def decode_short_jwt(token: str, *, typ: str, audience: str, issuer: str) -> tuple[str, dict[str, Any]]:
+    """`decode_jwt` for the server's own short-lived tokens (the agent API's access tokens, on
+    every request), without PyJWT's per-character checks: (kid, claims).
+
+    The same rules, stated here in full: a compact JWS of three base64url segments (no padding),
+    header `{"alg": "EdDSA", "typ": typ, "kid": <a key this process knows or the published set
+    names>}`, a valid Ed25519 signature, and claims holding `iss` == issuer, `aud` == audience (or
+    a list holding it), `sub`, and integer `iat` and `exp`, with `exp` in the future and `iat` not.
+    Raises jwt.InvalidTokenError (a subclass for an expired token) on any failure. As with
+    `decode_jwt`, the caller checks that the kid is still published.
+    """
+    if not isinstance(token, str) or len(token) > _MAX_TOKEN:
+        raise jwt.DecodeError("Not a token.")
+    segments = token.split(".")
+    if len(segments) != 3 or not all(_SEGMENT.fullmatch(segment) for segment in segments):
+        raise jwt.DecodeError("Not a compact JWS.")
+    try:
+        header = json.loads(b64url_decode(segments[0]))
+        claims = json.loads(b64url_decode(segments[1]))
+        signature = b64url_decode(segments[2])
+    except ValueError as exc:
+        raise jwt.DecodeError("Not a compact JWS.") from exc
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise jwt.DecodeError("Not a compact JWS.")
+    if header.get("alg") != "EdDSA":
+        raise jwt.InvalidAlgorithmError("Only EdDSA is accepted.")
+    if header.get("typ") != typ:
+        raise jwt.InvalidTokenError("Unexpected token type.")
+    kid = header.get("kid")
+    if not isinstance(kid, str) or len(kid) > 64:
+        raise jwt.InvalidTokenError("Unknown signing key.")
+    key = _public_keys.get(kid)
+    if key is None and kid in published_kids():
+        key = public_key_for_kid(kid)
+    if key is None:
+        raise jwt.InvalidTokenError("Unknown signing key.")
+    try:
+        key.verify(signature, f"{segments[0]}.{segments[1]}".encode("ascii"))
+    except InvalidSignature as exc:
+        raise jwt.InvalidSignatureError("Signature verification failed.") from exc
+    for claim in ("iss", "sub", "aud", "iat", "exp"):
+        if claim not in claims:
+            raise jwt.MissingRequiredClaimError(claim)
+    issued, expires = claims["iat"], claims["exp"]
+    if type(issued) is not int or type(expires) is not int:
+        raise jwt.InvalidTokenError("iat and exp must be integers.")
+    now = int(time.time())
+    if expires <= now:
+        raise jwt.ExpiredSignatureError("Signature has expired.")
+    if issued > now:
+        raise jwt.ImmatureSignatureError("The token is not yet valid (iat).")
+    if claims["iss"] != issuer:
+        raise jwt.InvalidIssuerError("Invalid issuer.")
+    aud = claims["aud"]
+    if not (aud == audience or (isinstance(aud, list) and audience in aud)):
+        raise jwt.InvalidAudienceError("Invalid audience.")
+    return kid, claims
 
 
 def verify_jwt(token: str, *, audience: str | None = None, typ: str | None = None, **options: Any) -> dict[str, Any]:

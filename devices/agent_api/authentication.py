@@ -25,7 +25,7 @@ from devices.models import Device, UsedAssertion
 from mdm.lib import ratelimit
 from mdm.lib.cache import json_decode
 from mdm.lib.ratelimit import Window
-from mdm.signing import JWKS_CACHE_NAME, decode_jwt, published_kids, sign_jwt
+from mdm.signing import JWKS_CACHE_NAME, decode_short_jwt, published_kids, sign_jwt
 
 ASSERTION_MAX_LIFETIME = 300
 LEEWAY = 60
@@ -169,12 +169,8 @@ def authenticate_access_token(header: str) -> tuple[DevicePrincipal, dict]:
         raise exceptions.AuthenticationFailed("Use Authorization: Bearer <access token>.")
     invalid = exceptions.AuthenticationFailed("The access token is invalid or has expired.")
     try:
-        kid, claims = decode_jwt(
-            token.strip(),
-            audience=access_token_audience(),
-            typ=ACCESS_TOKEN_TYP,
-            issuer=settings.MDM_ISSUER,
-            options={"require": ["iss", "sub", "aud", "iat", "exp"]},
+        kid, claims = decode_short_jwt(
+            token.strip(), typ=ACCESS_TOKEN_TYP, audience=access_token_audience(), issuer=settings.MDM_ISSUER
         )
         device_id = uuid.UUID(claims["sub"])
     except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError) as exc:

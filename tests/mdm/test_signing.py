@@ -1,3 +1,4 @@
+import json
 import time
 
 import jwt
@@ -6,7 +7,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import call_command
 
 from mdm.models import AuditEvent, SigningKey
-from mdm.signing import b64url_decode, okp_thumbprint, sign_jwt, signing_key_current, verify_jwt
+from mdm.signing import b64url, b64url_decode, okp_thumbprint, sign_jwt, signing_key_current, verify_jwt
 
 
 @pytest.fixture(autouse=True)
@@ -61,3 +62,47 @@ def test_verify_refuses_alg_none_unknown_keys_and_forgeries(db):
     impostor = jwt.encode({"sub": "x"}, Ed25519PrivateKey.generate(), algorithm="EdDSA", headers={"kid": real_kid})
     with pytest.raises(jwt.InvalidSignatureError):
         verify_jwt(impostor)
+
+
+def test_the_access_token_decoder_keeps_every_rule_of_the_general_one(db, settings):
+    """decode_short_jwt (the agent API's hot path) refuses what jwt.decode refused."""
+    import time as clock
+
+    import jwt as pyjwt
+    import pytest as _pytest
+
+    from mdm.signing import decode_short_jwt
+
+    now = int(clock.time())
+    good = {"iss": settings.MDM_ISSUER, "sub": "d", "aud": "A", "iat": now, "exp": now + 60}
+    kid, claims = decode_short_jwt(sign_jwt(good, typ="at+jwt"), typ="at+jwt", audience="A", issuer=settings.MDM_ISSUER)
+    assert claims == good and kid == signing_key_current().kid
+    bad = [
+        (sign_jwt(good, typ="JWT"), pyjwt.InvalidTokenError),  # another type
+        (sign_jwt({**good, "aud": "B"}, typ="at+jwt"), pyjwt.InvalidAudienceError),
+        (sign_jwt({**good, "iss": "x"}, typ="at+jwt"), pyjwt.InvalidIssuerError),
+        (sign_jwt({**good, "exp": now - 1}, typ="at+jwt"), pyjwt.ExpiredSignatureError),
+        (sign_jwt({**good, "iat": now + 120}, typ="at+jwt"), pyjwt.ImmatureSignatureError),
+        (sign_jwt({**good, "exp": "9999999999"}, typ="at+jwt"), pyjwt.InvalidTokenError),
+        (sign_jwt({k: v for k, v in good.items() if k != "sub"}, typ="at+jwt"), pyjwt.MissingRequiredClaimError),
+    ]
+    token = sign_jwt(good, typ="at+jwt")
+    head, body, signature = token.split(".")
+
+    def header(**fields):
+        return b64url(json.dumps({"alg": "EdDSA", "typ": "at+jwt", **fields}).encode())
+
+    forged_body = b64url(b'{"iss":"%s","sub":"other","aud":"A","iat":%d,"exp":%d}' % (
+        settings.MDM_ISSUER.encode(), now, now + 60))  # fmt: skip
+    bad += [
+        (f"{head}.{forged_body}.{signature}", pyjwt.InvalidSignatureError),
+        (f"{head}.{body}.{signature}=", pyjwt.DecodeError),  # padding, junk
+        (f"{head}.{body}!.{signature}", pyjwt.DecodeError),
+        (f"{head}.{body}", pyjwt.DecodeError),
+        (f"{header(alg='none')}.{body}.", pyjwt.DecodeError),
+        (f"{header(alg='HS256')}.{body}.{signature}", pyjwt.InvalidAlgorithmError),
+        (f"{header(kid='nope')}.{body}.{signature}", pyjwt.InvalidTokenError),
+    ]
+    for candidate, error in bad:
+        with _pytest.raises(error):
+            decode_short_jwt(candidate, typ="at+jwt", audience="A", issuer=settings.MDM_ISSUER)
