@@ -240,16 +240,8 @@ def public_key_for_kid(kid: str) -> Ed25519PublicKey | None:
     return found
 
 
-def decode_jwt(
-    token: str, *, audience: str | None = None, typ: str | None = None, **options: Any
-) -> tuple[str, dict[str, Any]]:
-    """A JWS made by `sign_jwt`, checked against the public key its `kid` names: (kid, claims).
-
-    It does not check that the key is still published: `verify_jwt` does, and so must any other
-    caller, with `published_kids()` or a JWKS read in a round trip of its own (the agent gate).
-    Raises jwt.InvalidTokenError on any failure.
-    """
-    header = jwt.get_unverified_header(token)
+def _header_key(header: dict[str, Any], typ: str | None) -> tuple[str, Ed25519PublicKey]:
+    """A JWS header's checks (EdDSA, the type when asked, a sane kid) and the key its kid names."""
     if header.get("alg") != "EdDSA":
         raise jwt.InvalidAlgorithmError("Only EdDSA is accepted.")
     if typ is not None and header.get("typ") != typ:
@@ -264,6 +256,19 @@ def decode_jwt(
         key = public_key_for_kid(kid)
     if key is None:
         raise jwt.InvalidTokenError("Unknown signing key.")
+    return kid, key
+
+
+def decode_jwt(
+    token: str, *, audience: str | None = None, typ: str | None = None, **options: Any
+) -> tuple[str, dict[str, Any]]:
+    """A JWS made by `sign_jwt`, checked against the public key its `kid` names: (kid, claims).
+
+    It does not check that the key is still published: `verify_jwt` does, and so must any other
+    caller, with `published_kids()` or a JWKS read in a round trip of its own (the agent gate).
+    Raises jwt.InvalidTokenError on any failure.
+    """
+    kid, key = _header_key(jwt.get_unverified_header(token), typ)
     return kid, jwt.decode(token, key, algorithms=["EdDSA"], audience=audience, **options)
 
 
@@ -295,18 +300,7 @@ def decode_short_jwt(token: str, *, typ: str, audience: str, issuer: str) -> tup
         raise jwt.DecodeError("Not a compact JWS.") from exc
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise jwt.DecodeError("Not a compact JWS.")
-    if header.get("alg") != "EdDSA":
-        raise jwt.InvalidAlgorithmError("Only EdDSA is accepted.")
-    if header.get("typ") != typ:
-        raise jwt.InvalidTokenError("Unexpected token type.")
-    kid = header.get("kid")
-    if not isinstance(kid, str) or len(kid) > 64:
-        raise jwt.InvalidTokenError("Unknown signing key.")
-    key = _public_keys.get(kid)
-    if key is None and kid in published_kids():
-        key = public_key_for_kid(kid)
-    if key is None:
-        raise jwt.InvalidTokenError("Unknown signing key.")
+    kid, key = _header_key(header, typ)
     try:
         key.verify(signature, f"{segments[0]}.{segments[1]}".encode("ascii"))
     except InvalidSignature as exc:
