@@ -12,6 +12,7 @@ register_actions(
             "expires_at",
             "employee",
             "note",
+            "channel",
         },
         "enrollment_token.revoked": {"prefix"},
         "device.enrolled": {"platform", "model", "os_version", "ownership", "persona", "token_prefix", "owner"},
@@ -28,5 +29,8 @@ register_actions(
         "wipe.cancelled": {"wipe_id", "reason", "requested_by"},
         "wipe.completed": {"wipe_id", "detail"},
         "wipe.failed": {"wipe_id", "detail"},
+        "android.signup_started": {"signup_url_name"},
+        "android.connected": {"enterprise"},
+        "android.disconnected": {"enterprise", "devices_retired"},
     }
 )

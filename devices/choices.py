@@ -35,6 +35,7 @@ class ManagementChannel(models.TextChoices):
     """How the server reaches a device: exactly one channel per device."""
 
     AGENT = "agent", "MDM agent (agent protocol: outbox and long poll)"
+    ANDROID = "android", "Android Enterprise (Google's Android Management API)"
 
 
 class CommandState(models.TextChoices):
@@ -79,3 +80,12 @@ class WipeState(models.TextChoices):
 
 # A wipe still to be done: at most one per device.
 WIPE_OPEN_STATES = (WipeState.HELD, WipeState.PENDING)
+
+
+class AndroidPolicySync(models.TextChoices):
+    """Where a push stands with Google's copy of the persona's policy (Android devices only)."""
+
+    NOT_NEEDED = "not_needed", "No Android enterprise connected"
+    PENDING = "pending", "Waiting to be sent to Google"
+    SENT = "sent", "Sent to Google"
+    FAILED = "failed", "Google refused it"

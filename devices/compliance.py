@@ -14,10 +14,54 @@ def _version(value: str) -> tuple[int, ...]:
     return tuple(parts)
 
 
+# Google's non-compliance reasons (NonComplianceDetail.nonComplianceReason), in plain words.
+ANDROID_REASONS = {
+    "API_LEVEL": "needs a newer Android version",
+    "MANAGEMENT_MODE": "is not supported in this device's management mode",
+    "USER_ACTION": "needs you to act on the device",
+    "INVALID_VALUE": "has a value this device cannot apply",
+    "APP_NOT_INSTALLED": "needs an app that is not installed",
+    "UNSUPPORTED": "is not supported by this device",
+    "APP_INSTALLED": "needs an app removed",
+    "PENDING": "is still being applied",
+    "APP_INCOMPATIBLE": "needs an app that is incompatible with this device",
+    "APP_NOT_UPDATED": "needs an app updated",
+    "DEVICE_INCOMPATIBLE": "is not compatible with this device",
+    "PROJECT_NOT_PERMITTED": "is not permitted for this organization's Google project",
+}
+
+
+def _android_reasons(device, facts: dict, os_version: str) -> list[str]:
+    """What Google reports a work profile does not comply with (facts from devices.android)."""
+    persona = device.persona
+    reasons = []
+    for detail in facts.get("non_compliance", []):
+        setting, package = detail.get("setting", ""), detail.get("package", "")
+        if detail.get("reason") == "USER_ACTION" and setting == "passwordPolicies":
+            length = persona.passcode_min_length if persona else 4
+            reasons.append(f"Set a passcode of at least {length} characters for your work profile.")
+        elif detail.get("reason") == "APP_NOT_INSTALLED" and package:
+            reasons.append(f"Install {package}: your work profile requires it.")
+        else:
+            what = f"{setting} ({package})" if package else setting or "A work profile setting"
+            reasons.append(f"{what} {ANDROID_REASONS.get(detail.get('reason', ''), 'is not applied')}.")
+    if facts.get("policy_compliant") is False and not reasons:
+        reasons.append("Your work profile does not apply its policy yet; keep the device online.")
+    if facts.get("posture") == "POTENTIALLY_COMPROMISED" and (persona is None or persona.block_compromised):
+        reasons.append("This device appears rooted or modified: work apps stay blocked on it.")
+    minimum = (persona.min_os_version if persona else {}).get(Platform.ANDROID)
+    if minimum and _version(os_version) < _version(minimum):
+        reasons.append(f"Update to Android {minimum} to regain access to work apps.")
+    return reasons
+
+
 def evaluate_compliance(*, device, facts: dict, os_version: str) -> tuple[bool | None, list[str]]:
     """(compliant, what to do about each problem, in plain words). None when nothing was reported."""
     if not facts:
         return None, []
+    if facts.get("source") == "android":
+        reasons = _android_reasons(device, facts, os_version)
+        return not reasons, reasons
     persona = device.persona
     reasons = []
     if facts.get("passcode_compliant") is not True:

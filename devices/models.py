@@ -12,6 +12,7 @@ from django.utils import timezone
 from devices.choices import (
     PENDING_COMMAND_STATES,
     WIPE_OPEN_STATES,
+    AndroidPolicySync,
     CommandState,
     ContainerKeyState,
     ContainerState,
@@ -47,6 +48,11 @@ class EnrollmentToken(models.Model):
     uses_allowed = models.PositiveIntegerField(default=1)
     uses_count = models.PositiveIntegerField(default=0)
     expires_at = models.DateTimeField()
+    # How the enrolled devices are managed. An Android Enterprise token is Google's: its name
+    # there, and (wrapped, while usable) Google's QR code; `wrapped_token` then holds Google's value.
+    channel = models.CharField(max_length=16, choices=ManagementChannel.choices, default=ManagementChannel.AGENT)
+    google_name = models.CharField(max_length=255, blank=True)
+    wrapped_qr_code = models.BinaryField(null=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     created_by = models.ForeignKey("mdm.User", on_delete=models.SET_NULL, null=True, related_name="+")
@@ -89,8 +95,13 @@ class Device(models.Model):
     model = models.CharField(max_length=100, blank=True)
     os_version = models.CharField(max_length=32, blank=True)
     agent_version = models.CharField(max_length=32, blank=True)
-    signing_public_key = models.BinaryField(unique=True)
-    encryption_public_key = models.BinaryField()
+    # The agent's keys; an Android Enterprise device has none (Google's app is its agent).
+    signing_public_key = models.BinaryField(unique=True, null=True)
+    encryption_public_key = models.BinaryField(null=True)
+    # An Android Enterprise device's resource name at Google (enterprises/E/devices/D).
+    google_name = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    # A corporate-owned device's serial number, from Google; never stored for a personal device.
+    serial_number = models.CharField(max_length=64, blank=True)
     # The server key this device pinned at enrollment: its policies are signed with it, so a
     # rotation of the server's signing key does not cut off the devices enrolled before it.
     signing_kid = models.CharField(max_length=64, blank=True)
@@ -101,7 +112,8 @@ class Device(models.Model):
     enrollment_token = models.ForeignKey(EnrollmentToken, on_delete=models.SET_NULL, null=True, related_name="devices")
     state = models.CharField(max_length=16, choices=DeviceState.choices, default=DeviceState.ACTIVE)
     container_state = models.CharField(max_length=16, choices=ContainerState.choices, default=ContainerState.PENDING)
-    # The newest policy version issued to the device, and the one it reports as applied.
+    # The newest policy version issued to the device, and the one it reports as applied (for an
+    # Android Enterprise device: the version of its persona's policy at Google).
     policy_version = models.PositiveIntegerField(null=True, blank=True)
     applied_policy_version = models.PositiveIntegerField(null=True, blank=True)
     compliance = models.JSONField(default=dict, blank=True)
@@ -187,6 +199,11 @@ class Push(models.Model):
     # pending or running past its lease lost its task (a broker outage, a worker killed).
     lease_owner = models.UUIDField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(default=timezone.now)
+    # Android Enterprise devices get the persona's policy from Google: the push patches it there
+    # once (devices.android.policies); the version Google gave it is what the devices must report.
+    android_sync = models.CharField(max_length=16, choices=AndroidPolicySync.choices, default=AndroidPolicySync.PENDING)
+    android_policy_version = models.PositiveBigIntegerField(null=True, blank=True)
+    android_detail = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at", "id"]
@@ -232,6 +249,8 @@ class Command(models.Model):
     delivered_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     push = models.ForeignKey(Push, on_delete=models.SET_NULL, null=True, blank=True, related_name="commands")
+    # Where the command is at its channel: for Android, the long-running operation at Google.
+    channel_ref = models.CharField(max_length=255, blank=True)
 
     objects = CommandQuerySet.as_manager()
 
@@ -341,3 +360,41 @@ class Wipe(models.Model):
 
     def __str__(self) -> str:
         return f"wipe of {self.device_id} ({self.state})"
+
+
+class AndroidEnterprise(models.Model):
+    """An organization's Android Enterprise at Google (at most one): its resource name once
+    connected; while the admin signs up at Google, the signup URL's name and who started it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.OneToOneField("mdm.Organization", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=255, blank=True)  # enterprises/LC...; blank until connected
+    display_name = models.CharField(max_length=200, blank=True)
+    signup_url_name = models.CharField(max_length=255, blank=True)
+    # A random value bound to the signup started from the console: the callback must bring it back.
+    signup_state = models.CharField(max_length=64, blank=True)
+    signup_started_at = models.DateTimeField(null=True, blank=True)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    connected_by = models.CharField(max_length=254, blank=True)
+    # When the devices were last reconciled with devices.list, and how that went.
+    reconciled_at = models.DateTimeField(null=True, blank=True)
+    reconcile_detail = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return self.name or f"signup in progress for {self.organization_id}"
+
+    @property
+    def connected(self) -> bool:
+        return bool(self.name)
+
+
+class PubSubMessage(models.Model):
+    """A Pub/Sub message from Google already handled: Pub/Sub delivers at least once, and the
+    same message twice must change nothing. Only its id and type are kept (no device data)."""
+
+    message_id = models.CharField(max_length=128, primary_key=True)
+    notification_type = models.CharField(max_length=32)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.notification_type} {self.message_id}"

@@ -15,13 +15,15 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from devices import device_state
-from devices.choices import ContainerState, DeviceState, Ownership, Platform, TokenStatus
+from devices.choices import ContainerState, DeviceState, ManagementChannel, Ownership, Platform, TokenStatus
 from devices.compliance import evaluate_compliance
 from devices.keys import container_key_create, container_keys_destroy
 from devices.models import Command, Device, EnrollmentToken, UsedAssertion
 from devices.policy import policy_issue
 from mdm.actors import Actor
 from mdm.audit import audit_event_record
+from mdm.celery import app as celery_app
+from mdm.celery import enqueue_on_commit
 from mdm.errors import ServiceError
 from mdm.keyring import keyring, register_wrapped
 from mdm.models import Membership, Organization, SigningKey, User
@@ -33,6 +35,8 @@ ENROLLMENT_TOKEN_PREFIX = "mdmet_"
 MAX_TOKEN_USES = 10_000
 MAX_TOKEN_LIFETIME = timedelta(days=90)
 DEFAULT_TOKEN_LIFETIME = timedelta(days=7)
+# Published by name: devices.tasks is above this module.
+ANDROID_TOKEN_DELETE_TASK = "devices.tasks.android_enrollment_token_delete_task"
 
 
 def _hash(token: str) -> str:
@@ -135,7 +139,11 @@ def enrollment_token_revoke(
         return record
     record.revoked_at = timezone.now()
     record.wrapped_token = None
-    record.save(update_fields=["revoked_at", "wrapped_token"])
+    record.wrapped_qr_code = None
+    record.save(update_fields=["revoked_at", "wrapped_token", "wrapped_qr_code"])
+    if record.channel == ManagementChannel.ANDROID and record.google_name:
+        # Google's token too, so that no phone can use it (a task: retried while Google is away).
+        enqueue_on_commit(celery_app.signature(ANDROID_TOKEN_DELETE_TASK), record.google_name)
     audit_event_record(
         organization=record.organization,
         action="enrollment_token.revoked",
@@ -180,7 +188,7 @@ def device_enroll(*, request: EnrollmentRequest, client_ip: str | None = None) -
     with transaction.atomic():
         record = (
             EnrollmentToken.objects.select_related("organization", "persona", "employee")
-            .filter(token_hash=token_hash)
+            .filter(token_hash=token_hash, channel=ManagementChannel.AGENT)
             .first()
             if token_hash
             else None
@@ -365,7 +373,7 @@ def used_assertions_purge(*, now: datetime | None = None) -> int:
 
 def enrollment_tokens_forget_expired(*, now: datetime | None = None) -> int:
     return EnrollmentToken.objects.filter(expires_at__lte=now or timezone.now(), wrapped_token__isnull=False).update(
-        wrapped_token=None
+        wrapped_token=None, wrapped_qr_code=None
     )
 
 

@@ -286,6 +286,11 @@ CELERY_BEAT_SCHEDULE = {
     "commands-rewake": {"task": "devices.tasks.commands_rewake_task", "schedule": 60.0},
     "container-keys-rotate": {"task": "devices.tasks.container_keys_rotate_task", "schedule": crontab(minute=23)},
     "devices-mark-silent": {"task": "devices.tasks.devices_mark_silent_task", "schedule": crontab(minute="*/10")},
+    "android-devices-reconcile": {
+        "task": "devices.tasks.android_devices_reconcile_task",
+        "schedule": crontab(minute="*/30"),
+    },
+    "android-operations-follow": {"task": "devices.tasks.android_operations_follow_task", "schedule": 60.0},
     "enrollment-tokens-forget-expired": {
         "task": "devices.tasks.enrollment_tokens_forget_expired_task",
         "schedule": crontab(minute="*/15"),
@@ -434,6 +439,43 @@ MDM_PUSH_BATCH_PAUSE_SECONDS = env.float("MDM_PUSH_BATCH_PAUSE_SECONDS", default
 if not MDM_PUSH_BATCH_PAUSE_SECONDS * 2 < MDM_PUSH_LEASE_SECONDS:
     # The lease is renewed once a batch: the pause must leave time for the batch itself.
     raise ImproperlyConfigured("Need MDM_PUSH_BATCH_PAUSE_SECONDS < MDM_PUSH_LEASE_SECONDS / 2.")
+# --- Android Enterprise (Google's Android Management API) -----------------------------------------
+# Off unless a service account key and a Google Cloud project are given (docs/android.md). The key
+# is a file (Google's JSON key), read here so that a wrong path stops the server at once.
+_android_key_path = env.str("MDM_ANDROID_SERVICE_ACCOUNT_FILE", default="")
+MDM_ANDROID_SERVICE_ACCOUNT: dict | None = None
+if _android_key_path:
+    import json as _json
+
+    try:
+        MDM_ANDROID_SERVICE_ACCOUNT = _json.loads(Path(_android_key_path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ImproperlyConfigured(
+            f"MDM_ANDROID_SERVICE_ACCOUNT_FILE={_android_key_path} cannot be read: {exc.strerror}"
+        ) from exc
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"MDM_ANDROID_SERVICE_ACCOUNT_FILE={_android_key_path} is not JSON: {exc}") from exc
+    if (
+        not isinstance(MDM_ANDROID_SERVICE_ACCOUNT, dict)
+        or MDM_ANDROID_SERVICE_ACCOUNT.get("type") != "service_account"
+    ):
+        raise ImproperlyConfigured(
+            f"MDM_ANDROID_SERVICE_ACCOUNT_FILE={_android_key_path} is not a service account key."
+        )
+MDM_ANDROID_PROJECT_ID = env.str("MDM_ANDROID_PROJECT_ID", default="")
+# The Pub/Sub topic Google publishes device notifications to (projects/P/topics/T), the push
+# subscription's audience (default: the push endpoint's URL) and its service account's e-mail.
+MDM_ANDROID_PUBSUB_TOPIC = env.str("MDM_ANDROID_PUBSUB_TOPIC", default="")
+MDM_ANDROID_PUBSUB_AUDIENCE = env.str(
+    "MDM_ANDROID_PUBSUB_AUDIENCE", default=f"{MDM_ISSUER.rstrip('/')}/android/pubsub/" if MDM_ISSUER else ""
+)
+MDM_ANDROID_PUBSUB_SERVICE_ACCOUNT = env.str("MDM_ANDROID_PUBSUB_SERVICE_ACCOUNT", default="")
+# Overrides for the tests' stand-in of Google (never needed in production).
+MDM_ANDROID_API_ROOT_URL = env.str("MDM_ANDROID_API_ROOT_URL", default="")
+MDM_ANDROID_CERTS_URL = env.str("MDM_ANDROID_CERTS_URL", default="https://www.googleapis.com/oauth2/v1/certs")
+# Seconds to wait for Google on one call.
+MDM_ANDROID_TIMEOUT_SECONDS = env.int("MDM_ANDROID_TIMEOUT_SECONDS", default=30)
+
 # Mass-wipe protection: past this many wipes in this many minutes in one organization, further
 # wipes are held until a second admin approves them.
 MDM_MASS_WIPE_THRESHOLD = env.int("MDM_MASS_WIPE_THRESHOLD", default=10)
