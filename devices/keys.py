@@ -60,5 +60,7 @@ def container_key_seal(*, key: ContainerKey, device: Device) -> bytes:
     if key.wrapped_key is None:
         raise ValueError(f"Container key {key.pk} is destroyed: there is nothing to seal.")
     data_key = keyring().unwrap(key.wrapped_key, context=container_key_context(key.pk, key.version))
+    if device.encryption_public_key is None:
+        raise ValueError(f"Device {device.pk} has no agent key: its container is Android's, not ours.")
     recipient = X25519PublicKey.from_public_bytes(bytes(device.encryption_public_key))
     return _SUITE.encrypt(data_key, recipient, info=hpke_info(device.pk, key.pk, key.version))

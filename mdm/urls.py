@@ -1,6 +1,7 @@
 """Four doors, each with its own authentication: the console (session), the admin API
 (API tokens or the console's session), the agent API (device credentials), and the employee
-portal (session). Plus the public endpoints: health probes and the JWKS."""
+portal (session). Plus Google's Pub/Sub pushes (Google's ID token) and the public endpoints:
+health probes and the JWKS."""
 
 from django.conf import settings
 from django.contrib.auth.views import LogoutView
@@ -11,6 +12,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from devices import portal as device_portal
 from devices import signing_keys_views as signing_key_pages
 from devices import views as device_pages
+from devices.android import pubsub as android_pubsub
 from mdm.console import members
 from mdm.console.urls import urlpatterns as console_auth
 from mdm.views import public
@@ -66,6 +68,8 @@ urlpatterns = [
     path(".well-known/jwks.json", public.jwks_view, name="jwks"),
     path("healthz", public.healthz, name="healthz"),
     path("readyz", public.readyz, name="readyz"),
+    # Google's door: Pub/Sub pushes of Android Management API notifications (their own ID token).
+    path("android/pubsub/", android_pubsub.pubsub_push, name="android-pubsub"),
 ]
 
 if settings.OIDC_RP_CLIENT_ID:

@@ -71,7 +71,7 @@ def exchange_assertion(assertion: str) -> tuple[Device, str]:
     except ValueError as exc:
         raise _invalid("iss and sub must both be the device id.") from exc
     device = Device.objects.select_related("organization").filter(pk=device_id).first()
-    if device is None:
+    if device is None or device.signing_public_key is None:  # an Android Enterprise device has no agent
         raise _invalid("Unknown device.")
     try:
         claims = jwt.decode(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +68,10 @@ def missing_settings() -> list[str]:
         missing.append("MDM_ANDROID_PROJECT_ID")
     if not settings.MDM_ANDROID_PUBSUB_TOPIC:
         missing.append("MDM_ANDROID_PUBSUB_TOPIC")
+    if not settings.MDM_ANDROID_PUBSUB_SERVICE_ACCOUNT:
+        missing.append("MDM_ANDROID_PUBSUB_SERVICE_ACCOUNT")
+    if not settings.MDM_ANDROID_PUBSUB_AUDIENCE:
+        missing.append("MDM_ANDROID_PUBSUB_AUDIENCE")
     return missing
 
 
@@ -165,11 +170,11 @@ def enterprise_delete(*, name: str) -> None:
     call(lambda s: s.enterprises().delete(name=name), quick_retries=QUICK_RETRIES)
 
 
-def policy_name(enterprise: str, persona_id: object) -> str:
+def policy_name(enterprise: str, persona_id: uuid.UUID | str) -> str:
     return f"{enterprise}/policies/{persona_id}"
 
 
-def policy_patch(*, enterprise: str, persona_id: object, policy: dict[str, Any]) -> dict[str, Any]:
+def policy_patch(*, enterprise: str, persona_id: uuid.UUID | str, policy: dict[str, Any]) -> dict[str, Any]:
     """Create or replace the persona's policy (no update mask: every field is the persona's)."""
     name = policy_name(enterprise, persona_id)
     return call(lambda s: s.enterprises().policies().patch(name=name, body=policy))

@@ -15,7 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from datetime import datetime
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -30,7 +31,7 @@ from devices.choices import CommandState, ContainerState, DeviceState, Managemen
 from devices.commands.results import command_record_result
 from devices.commands.wipe import wipe_corporate
 from devices.compliance import evaluate_compliance
-from devices.models import AndroidEnterprise, Command, Device, EnrollmentToken
+from devices.models import AndroidEnterprise, Command, Device, EnrollmentToken, PubSubMessage
 from devices.services import ANDROID_TOKEN_DELETE_TASK, device_retire
 from mdm.actors import Actor
 from mdm.audit import audit_event_record
@@ -41,6 +42,8 @@ from personas.services import default_persona
 logger = logging.getLogger(__name__)
 
 GONE_STATES = {"DELETED"}
+# Pub/Sub keeps an unacknowledged message 7 days by default: ids older than that cannot come back.
+PUBSUB_MEMORY = timedelta(days=8)
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
@@ -226,6 +229,10 @@ def _update(device: Device, data: dict[str, Any]) -> Device:
     }
     if reported is not None:
         changes["last_seen_at"] = reported
+        if device.container_state == ContainerState.LOCKED and _locked_before(device, reported):
+            # Google's lock is the work profile's screen lock: a phone that reports after it was
+            # locked has been opened again with its passcode.
+            changes["container_state"] = ContainerState.ACTIVE
     applied = _int(data.get("appliedPolicyVersion"))
     if applied is not None and applied > (device.applied_policy_version or 0):
         changes["applied_policy_version"] = applied
@@ -237,6 +244,16 @@ def _update(device: Device, data: dict[str, Any]) -> Device:
     for field, value in changes.items():
         setattr(device, field, value)
     return device
+
+
+def _locked_before(device: Device, reported: datetime) -> bool:
+    locked_at = (
+        Command.objects.filter(device=device, type="lock_corporate", state=CommandState.ACKNOWLEDGED)
+        .order_by("-completed_at")
+        .values_list("completed_at", flat=True)
+        .first()
+    )
+    return locked_at is not None and locked_at < reported
 
 
 def _gone(device: Device) -> None:
@@ -266,7 +283,7 @@ def _gone(device: Device) -> None:
     )
 
 
-def devices_reconcile(*, organization_id: object) -> dict[str, int]:
+def devices_reconcile(*, organization_id: uuid.UUID | str) -> dict[str, int]:
     """Walk `devices.list` (every page) and record each device as a notification would: a missed
     or lost notification is repaired here. Devices of ours that Google no longer lists are gone."""
     enterprise = enterprise_of(organization_id)
@@ -297,3 +314,9 @@ def devices_reconcile(*, organization_id: object) -> dict[str, int]:
         reconciled_at=timezone.now(), reconcile_detail=f"{len(seen)} devices listed, {created} new, {gone} gone"
     )
     return {"seen": len(seen), "created": created, "gone": gone}
+
+
+def pubsub_messages_forget() -> int:
+    """Forget the ids of Pub/Sub messages too old to be delivered again."""
+    deleted, _ = PubSubMessage.objects.filter(received_at__lt=timezone.now() - PUBSUB_MEMORY).delete()
+    return deleted

@@ -10,6 +10,7 @@ started, so that nobody else's enterprise token can be attached to the organizat
 from __future__ import annotations
 
 import secrets
+import uuid
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -31,7 +32,7 @@ SIGNUP_LIFETIME = timedelta(hours=1)
 POLICIES_SYNC_TASK = "devices.tasks.android_policies_sync_task"
 
 
-def enterprise_of(organization_id: object) -> AndroidEnterprise | None:
+def enterprise_of(organization_id: uuid.UUID | str) -> AndroidEnterprise | None:
     """The organization's connected enterprise, or None."""
     return AndroidEnterprise.objects.filter(organization_id=organization_id).exclude(name="").first()
 

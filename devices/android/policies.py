@@ -13,6 +13,7 @@ by the task with backoff; Google's refusal (a 4xx) is shown on the push and stop
 from __future__ import annotations
 
 import logging
+import uuid
 from typing import Any
 
 from django.db import transaction
@@ -29,7 +30,7 @@ from personas.services import spec_of
 logger = logging.getLogger(__name__)
 
 
-def android_devices(persona_id: object) -> Any:
+def android_devices(persona_id: uuid.UUID | str) -> Any:
     return Device.objects.filter(persona_id=persona_id, channel=ManagementChannel.ANDROID, state=DeviceState.ACTIVE)
 
 
@@ -45,7 +46,7 @@ def persona_policy_send(*, enterprise: str, persona: Persona) -> int:
     return version
 
 
-def push_android_sync(*, push_id: object) -> str:
+def push_android_sync(*, push_id: uuid.UUID | str) -> str:
     """The Android part of a push: patch the persona's policy at Google once (and, for a push to
     devices just assigned to the persona, point those devices at it). Returns the push's
     android_sync state; raises GoogleError when Google should be asked again later."""
@@ -79,7 +80,7 @@ def push_android_sync(*, push_id: object) -> str:
     return AndroidPolicySync.SENT
 
 
-def organization_policies_send(*, organization_id: object) -> int:
+def organization_policies_send(*, organization_id: uuid.UUID | str) -> int:
     """Send every persona of the organization to Google (just connected); how many were sent."""
     enterprise = enterprise_of(organization_id)
     if enterprise is None:

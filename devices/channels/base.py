@@ -21,6 +21,10 @@ class Queued(NamedTuple):
 class Channel(ABC):
     name: ClassVar[str]
 
+    def refuses(self, command_type: str) -> str | None:
+        """Why this channel cannot carry a command of this type (None: it can)."""
+        return None
+
     @abstractmethod
     def send(self, commands: Sequence[Command]) -> None:
         """Take commands just written to the outbox to their devices, in the caller's transaction:
@@ -46,6 +50,11 @@ def register(channel: Channel) -> Channel:
         raise ValueError(f"Channel {channel.name!r} is registered twice.")
     _CHANNELS[channel.name] = channel
     return channel
+
+
+def refusal(channel: str, command_type: str) -> str | None:
+    """Why the channel `channel` cannot carry a command of this type (None: it can)."""
+    return _CHANNELS[channel].refuses(command_type)
 
 
 def send(commands: Sequence[Command]) -> None:

@@ -43,6 +43,13 @@ class CommandType:
         the device's row lock)."""
         if device.state != DeviceState.ACTIVE:
             raise ServiceError("This device is retired.", code="conflict")
+        self.check_channel(device)
+
+    def check_channel(self, device: Device) -> None:
+        """Refuse a command the device's management channel cannot carry."""
+        refused = channels.refusal(device.channel, self.name)
+        if refused:
+            raise ServiceError(refused, code="conflict")
 
     def on_acknowledged(self, command: Command, device: Device) -> None:
         """The device did it. Runs in the transaction that records the result."""

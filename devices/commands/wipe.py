@@ -27,6 +27,7 @@ class WipeCorporate(CommandType):
     def check(self, device: Device) -> None:
         if device.state != DeviceState.ACTIVE:
             raise ServiceError("This device is retired: there is nothing left to wipe.", code="conflict")
+        self.check_channel(device)
 
     def queue_wipe(self, device: Device, wipe: Wipe) -> Command:
         return self.queue(device, {"wipe_id": str(wipe.pk), "reason": wipe.reason})
