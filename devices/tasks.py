@@ -133,7 +133,7 @@ def android_operations_follow_task() -> dict:
 def android_devices_reconcile_task() -> dict:
     """Walk every connected enterprise's devices.list: what a missed notification left out is
     repaired. One enterprise failing does not stop the others (its error is shown in the console)."""
-    totals = {"enterprises": 0, "seen": 0, "created": 0, "gone": 0, "failed": 0}
+    totals = {"enterprises": 0, "seen": 0, "created": 0, "gone": 0, "moved": 0, "failed": 0}
     for enterprise in AndroidEnterprise.objects.exclude(name="").order_by("pk"):
         try:
             counts = android_devices.devices_reconcile(organization_id=enterprise.organization_id)
@@ -143,7 +143,7 @@ def android_devices_reconcile_task() -> dict:
             totals["failed"] += 1
             continue
         totals["enterprises"] += 1
-        for key in ("seen", "created", "gone"):
+        for key in ("seen", "created", "gone", "moved"):
             totals[key] += counts[key]
     android_devices.pubsub_messages_forget()
     return totals

@@ -288,7 +288,7 @@ def devices_reconcile(*, organization_id: uuid.UUID | str) -> dict[str, int]:
     or lost notification is repaired here. Devices of ours that Google no longer lists are gone."""
     enterprise = enterprise_of(organization_id)
     if enterprise is None:
-        return {"seen": 0, "created": 0, "gone": 0}
+        return {"seen": 0, "created": 0, "gone": 0, "moved": 0}
     seen: set[str] = set()
     created = 0
     before = set(
@@ -296,11 +296,18 @@ def devices_reconcile(*, organization_id: uuid.UUID | str) -> dict[str, int]:
             organization_id=organization_id, channel=ManagementChannel.ANDROID, state=DeviceState.ACTIVE
         ).values_list("google_name", flat=True)
     )
+    moved = 0
     for data in client.devices_list(enterprise=enterprise.name):
         device = device_report(enterprise=enterprise, data=data)
-        if device is not None:
-            seen.add(str(device.google_name))
-            created += device.google_name not in before
+        if device is None:
+            continue
+        seen.add(str(device.google_name))
+        created += device.google_name not in before
+        expected = client.policy_name(enterprise.name, device.persona_id) if device.persona_id else None
+        if expected and device.state == DeviceState.ACTIVE and data.get("policyName") != expected:
+            # Assigned to another persona while Google did not hear of it (a push's call failed).
+            client.device_set_policy(name=str(device.google_name), policy=expected)
+            moved += 1
     gone = 0
     for google_name in sorted(n for n in before - seen if n):
         with transaction.atomic():
@@ -311,9 +318,10 @@ def devices_reconcile(*, organization_id: uuid.UUID | str) -> dict[str, int]:
                 _gone(device)
                 gone += 1
     AndroidEnterprise.objects.filter(pk=enterprise.pk).update(
-        reconciled_at=timezone.now(), reconcile_detail=f"{len(seen)} devices listed, {created} new, {gone} gone"
+        reconciled_at=timezone.now(),
+        reconcile_detail=f"{len(seen)} devices listed, {created} new, {gone} gone, {moved} moved to their persona",
     )
-    return {"seen": len(seen), "created": created, "gone": gone}
+    return {"seen": len(seen), "created": created, "gone": gone, "moved": moved}
 
 
 def pubsub_messages_forget() -> int:

@@ -101,7 +101,7 @@ def _check(
                 errors.append(f"{child}: unknown field of {prop['$ref']}.")
                 continue
             described = properties[key]
-            if strict and described.get("readOnly"):
+            if strict and _read_only(described):
                 errors.append(f"{child}: read-only field of {prop['$ref']}: the server sets it.")
             if strict and described.get("deprecated"):
                 errors.append(f"{child}: deprecated field of {prop['$ref']}.")
@@ -151,6 +151,16 @@ def _check(
         _check_string(prop, value, where, errors, strict)
         return
     errors.append(f"{where}: the discovery document gives no type this validator knows ({kind!r}).")
+
+
+def _read_only(prop: Mapping[str, Any]) -> bool:
+    """Output-only fields: marked `readOnly`, or (older parts of the document) only said to be."""
+    description = prop.get("description", "")
+    return (
+        bool(prop.get("readOnly"))
+        or description.startswith("Output only")
+        or "This is a read-only field" in description
+    )
 
 
 def _check_string(prop: Mapping[str, Any], value: Any, where: str, errors: list[str], strict: bool) -> None:

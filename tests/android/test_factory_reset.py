@@ -16,7 +16,9 @@ from devices.choices import Ownership
 from devices.models import Device, EnrollmentToken
 
 ROOT = Path(__file__).resolve().parents[2]
-SERVER_CODE = [p for d in ("mdm", "devices", "personas") for p in (ROOT / d).rglob("*.py") if "migrations" not in p.parts]
+SERVER_CODE = [
+    p for d in ("mdm", "devices", "personas") for p in (ROOT / d).rglob("*.py") if "migrations" not in p.parts
+]
 
 
 def _calls(tree: ast.AST):
@@ -73,7 +75,9 @@ def test_issue_command_refuses_wipe_data_flags_and_commands_we_never_send(settin
     for kind in ("REBOOT", "RESET_PASSWORD", "CLEAR_APP_DATA", "START_LOST_MODE"):
         with pytest.raises(client.GoogleError, match="Refused"):
             client.issue_command(
-                name="enterprises/E/devices/D", ownership=client.PERSONALLY_OWNED, command=client.DeviceCommand(kind, {"type": kind})
+                name="enterprises/E/devices/D",
+                ownership=client.PERSONALLY_OWNED,
+                command=client.DeviceCommand(kind, {"type": kind}),
             )
     with pytest.raises(client.GoogleError, match="Refused"):
         client.issue_command(
@@ -85,7 +89,11 @@ def test_issue_command_refuses_wipe_data_flags_and_commands_we_never_send(settin
 
 @pytest.mark.parametrize(
     ("google", "token"),
-    list(itertools.product([client.PERSONALLY_OWNED, client.COMPANY_OWNED, None, "OWNERSHIP_UNSPECIFIED"], Ownership.values)),
+    list(
+        itertools.product(
+            [client.PERSONALLY_OWNED, client.COMPANY_OWNED, None, "OWNERSHIP_UNSPECIFIED"], Ownership.values
+        )
+    ),
 )
 def test_every_ownership_gets_a_wipe_that_keeps_personal_data(google, token):
     """Whatever Google and the token say, the corporate wipe sent is WIPE only for a phone Google
