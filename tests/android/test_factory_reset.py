@@ -69,7 +69,8 @@ def test_issue_command_refuses_a_wipe_of_anything_but_a_personal_work_profile(ow
 
 def test_issue_command_refuses_wipe_data_flags_and_commands_we_never_send(settings):
     settings.MDM_ANDROID_SERVICE_ACCOUNT = None
-    flagged = client.DeviceCommand("WIPE", {"type": "WIPE", "wipeParams": {"wipeDataFlags": ["WIPE_EXTERNAL_STORAGE"]}})
+    flags = {"wipeDataFlags": ["WIPE_EXTERNAL_STORAGE"]}
+    flagged = client.DeviceCommand("WIPE", {"type": "WIPE", "wipeParams": flags})
     with pytest.raises(client.GoogleError, match="Refused"):
         client.issue_command(name="enterprises/E/devices/D", ownership=client.PERSONALLY_OWNED, command=flagged)
     for kind in ("REBOOT", "RESET_PASSWORD", "CLEAR_APP_DATA", "START_LOST_MODE"):

@@ -55,7 +55,10 @@ def test_strict_refuses_read_only_and_deprecated_fields_that_lenient_accepts():
         if prop.get("deprecated") and prop.get("type") == "boolean"
     )
     # `Policy.version` is only said to be read-only; `DpcMigrationInfo.previousDpc` is marked readOnly.
-    for schema, body in (("Policy", {"version": "3", deprecated: True}), ("DpcMigrationInfo", {"previousDpc": "com.example.dpc"})):
+    for schema, body in (
+        ("Policy", {"version": "3", deprecated: True}),
+        ("DpcMigrationInfo", {"previousDpc": "com.example.dpc"}),
+    ):
         lenient = discovery.validate(DOC, schema, body)
         strict = discovery.validate(DOC, schema, body, strict=True)
         assert not any("read-only" in f or "deprecated" in f for f in lenient), lenient
