@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
+from celery import Celery
 from django.conf import settings
 from django.db import connection
 
@@ -61,9 +62,14 @@ class Worker:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"The Celery worker exited at start: see {self.log_path}")
-            if celery_app.control.ping(destination=[self.hostname], timeout=0.5):
+            if self._control().ping(destination=[self.hostname], timeout=0.5):
                 return
         raise RuntimeError(f"The Celery worker did not answer a ping within 60 s: see {self.log_path}")
+
+    def _control(self):
+        """The worker's control channel: on its own broker when it has one (CELERY_BROKER_URL)."""
+        broker = self.extra_env.get("CELERY_BROKER_URL")
+        return Celery(broker=broker).control if broker else celery_app.control
 
     def kill(self) -> None:
         """SIGKILL, as the OOM killer or a pulled plug would: no warm shutdown, no acknowledgement."""
