@@ -50,7 +50,7 @@ def connect(stack, actors) -> AndroidEnterprise:
     callback = stack.web.url + "/console/android/callback/"
     signup = call(stack, owner, "POST", "/api/v1/android/enterprise/signup/", {"callback_url": callback})
     # The owner signs up at Google, which sends the browser back to the callback.
-    with urllib.request.build_opener(NoRedirect).open(signup["signup_url"]) as response:  # noqa: S310
+    with urllib.request.build_opener(NoRedirect).open(signup["signup_url"]) as response:
         location = response.headers["Location"]
     query = parse_qs(urlsplit(location).query)
     assert location.startswith(callback)
