@@ -35,6 +35,7 @@ class ManagementChannel(models.TextChoices):
     """How the server reaches a device: exactly one channel per device."""
 
     AGENT = "agent", "MDM agent (agent protocol: outbox and long poll)"
+    ANDROID = "android", "Android Enterprise (Google's Android Management API)"
 
 
 class CommandState(models.TextChoices):
