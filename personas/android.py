@@ -27,10 +27,11 @@ How the spec maps:
   consent, and to no other personal app: reported); contacts -> `showWorkContactsInPersonalProfile`
   and its allowlist of personal apps (by package name: an exempted work app's personal copy);
   widgets -> `workProfileWidgetsDefault`, exemptions as the app's `workProfileWidgets`; screen
-  capture of work apps -> `screenCaptureDisabled`. AMAPI has no setting for calendars or
-  notifications across profiles (`keyguardDisabledFeatures` governs the lock screen only, and for
-  the whole device): their denied directions are reported. Directions that do not exist on
-  Android (a work profile has no home screen for personal widgets) are left alone.
+  capture of work apps -> `screenCaptureDisabled` (for the whole work profile: no exemption).
+  AMAPI has no setting for calendars or notifications across profiles (`keyguardDisabledFeatures`
+  governs only the lock screen, not the shade where work and personal notifications show
+  together): their denied directions are reported. Directions that do not exist on Android (a
+  work profile has no home screen for personal widgets) are left alone.
 - passcode -> `passwordPolicies` for the work profile (SCOPE_PROFILE), by complexity band
   (none and low: COMPLEXITY_LOW, the lowest band: any PIN, pattern or password). Android ignores
   `passwordMinimumLength` with a complexity band, so a minimum length above what the band implies
