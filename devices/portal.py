@@ -26,10 +26,10 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from devices.choices import DeviceState, Ownership, Platform
+from devices.choices import DeviceState, ManagementChannel, Ownership, Platform
 from devices.compliance import evaluate_compliance
 from devices.models import Device, EnrollmentToken, PolicyVersion, Wipe
-from devices.privacy import privacy_summary
+from devices.privacy import android_privacy_summary, privacy_summary
 from devices.services import enrollment_token_create
 from devices.wipe import corporate_lock, corporate_wipe_request
 from mdm.actors import Actor
@@ -40,7 +40,7 @@ from mdm.errors import ServiceError
 from mdm.lib.http import client_ip
 from mdm.models import Membership
 from mdm.permissions import memberships_of
-from personas.services import default_persona
+from personas.services import default_persona, spec_of
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +147,12 @@ def _policy_of(device: Device) -> dict | None:
     return record.document if record else None
 
 
+def _privacy_of(device: Device) -> dict:
+    if device.channel == ManagementChannel.ANDROID and device.persona is not None:
+        return android_privacy_summary(spec_of(device.persona))
+    return privacy_summary(_policy_of(device))
+
+
 @portal_view
 def device_detail(request, pk):
     device = _my_device(request, pk)
@@ -155,7 +161,7 @@ def device_detail(request, pk):
         "device": device,
         "compliant": compliant,
         "todo": todo,
-        "privacy": privacy_summary(_policy_of(device)),
+        "privacy": _privacy_of(device),
         "open_wipe": Wipe.objects.filter(device=device, state__in=Wipe.OPEN_STATES).first(),
     }
     return render(request, "portal/device.html", context)

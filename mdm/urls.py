@@ -35,6 +35,7 @@ console = [
     path("personas/", persona_pages.persona_list, name="personas"),
     path("personas/<uuid:pk>/", persona_pages.persona_edit, name="persona"),
     path("personas/<uuid:pk>/preview/", persona_pages.persona_preview, name="persona-preview"),
+    path("personas/<uuid:pk>/android-policy/", persona_pages.persona_android_policy, name="persona-android-policy"),
     path("pushes/<uuid:pk>/progress/", persona_pages.push_progress_view, name="push-progress"),
     path("enrollment/<uuid:pk>/revoke/", device_pages.enrollment_token_revoke_view, name="enrollment-revoke"),
     path("signing-keys/", signing_key_pages.signing_keys, name="signing-keys"),

@@ -5,11 +5,13 @@ Every read starts from the caller's organization: a persona of another one is no
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
+from personas.android import AndroidPolicy, compile_android_policy
 from personas.compiler import compile_policy, persona_template
 from personas.models import Persona
 from personas.services import spec_of
@@ -28,6 +30,19 @@ def persona_list(*, organization_id: uuid.UUID, with_rules: bool = True) -> Quer
 def persona_get(*, organization_id: uuid.UUID, persona_id: uuid.UUID, with_rules: bool = True) -> Persona | None:
     """One persona of the organization, or None (there is no such persona, or it is another's)."""
     return persona_list(organization_id=organization_id, with_rules=with_rules).filter(pk=persona_id).first()
+
+
+def persona_find(*, organization_id: uuid.UUID, ref: str) -> Persona | None:
+    """One persona of the organization by its id or its name (names are unique, in any case)."""
+    query = Q(name__iexact=ref.strip())
+    with contextlib.suppress(ValueError):
+        query |= Q(pk=uuid.UUID(ref))
+    return persona_list(organization_id=organization_id).filter(query).first()
+
+
+def persona_android_policy(*, persona: Persona) -> AndroidPolicy:
+    """The Android Management API policy the persona compiles to, and what Android does not enforce."""
+    return compile_android_policy(spec_of(persona))
 
 
 def persona_policy_preview(*, persona: Persona) -> dict[str, Any]:

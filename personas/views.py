@@ -1,5 +1,6 @@
 """Console pages for personas: list, create from a preset, edit every setting with its errors
-in place, preview the policy, and follow the push a change started.
+in place (and, next to it, whether Android enforces it), preview the policy and the Android
+Management API policy, and follow the push a change started.
 
 The edit form's inputs are named by their path in the persona's spec (`apps[2].min_version`,
 `data_sharing.clipboard.work_to_personal`), so the service's validation errors, keyed by the same
@@ -29,10 +30,11 @@ from mdm.lib import jsonsafe
 from mdm.lib.http import client_ip
 from mdm.permissions import OrgContext, Perm
 from personas import selectors
+from personas.android import unenforced_paths
 from personas.choices import PLATFORMS, Channel, Decision, Direction, InstallMode, PasscodeComplexity
 from personas.models import Persona
 from personas.services import persona_create, spec_of
-from personas.spec import MAX_APPS, MAX_MANAGED_CONFIG_DEPTH, PRESETS
+from personas.spec import MAX_APPS, MAX_MANAGED_CONFIG_DEPTH, PRESETS, validate_spec
 
 EXTRA_APP_ROWS = 3
 # Row indexes the form can have: the persona's apps (at most MAX_APPS) plus the empty rows.
@@ -182,6 +184,17 @@ def _persona(request: ConsoleRequest, pk: uuid.UUID) -> Persona:
     return persona
 
 
+def android_notes(spec: dict[str, Any]) -> dict[str, str]:
+    """What Android does not enforce of the spec the page shows, by field path. A posted spec that
+    does not validate has none: its fields are about to be corrected, and the compiler takes only
+    valid specs (its paths would not match the rows the page shows either)."""
+    try:
+        cleaned = validate_spec(spec)
+    except ServiceError:
+        return {}
+    return unenforced_paths(cleaned)
+
+
 @console_view(Perm.PERSONAS_VIEW)
 def persona_edit(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
     persona = _persona(request, pk)
@@ -209,13 +222,20 @@ def persona_edit(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
     push = None
     if push_id := request.GET.get("push"):
         push = Push.objects.filter(organization=persona.organization, pk=push_id).first() if _uuid(push_id) else None
+    android = android_notes(spec)
     context = {
         "persona": persona,
         "spec": spec,
         "errors": errors,
+        "android": android,
         "app_rows": [
-            {**app, "config_json": json.dumps(app.get("managed_config") or {}) if app.get("managed_config") else ""}
-            for app in [*spec["apps"], *[{} for _ in range(EXTRA_APP_ROWS)]]
+            {
+                **app,
+                "config_json": json.dumps(app.get("managed_config") or {}) if app.get("managed_config") else "",
+                "android_id": android.get(f"apps[{index}].id"),
+                "android_min_version": android.get(f"apps[{index}].min_version"),
+            }
+            for index, app in enumerate([*spec["apps"], *[{} for _ in range(EXTRA_APP_ROWS)]])
         ],
         "channels": Channel.choices,
         "directions": Direction.choices,
@@ -244,6 +264,19 @@ def persona_preview(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
     return render(
         request, "console/personas/preview.html", {"persona": persona, "document": json.dumps(document, indent=2)}
     )
+
+
+@console_view(Perm.PERSONAS_VIEW)
+def persona_android_policy(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
+    """The Android Management API policy the persona compiles to, and what Android does not enforce."""
+    persona = _persona(request, pk)
+    compiled = selectors.persona_android_policy(persona=persona)
+    context = {
+        "persona": persona,
+        "policy": json.dumps(compiled.policy, indent=2, sort_keys=True),
+        "unenforced": compiled.unenforced,
+    }
+    return render(request, "console/personas/android_policy.html", context)
 
 
 @console_view(Perm.PUSHES_VIEW)
