@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from devices.choices import ContainerState, DeviceState
+from devices.choices import ContainerState, DeviceState, ManagementChannel
 from devices.commands.lock import lock_corporate, unlock_corporate
 from devices.commands.wipe import wipe_corporate
 from devices.keys import container_keys_destroy
@@ -198,15 +198,17 @@ def employee_wipe(
 
 def enforcement_apply(*, now: datetime | None = None) -> dict[str, int]:
     """Apply each persona's enforcement rules: lock the container of a device non-compliant for
-    N days, wipe it after M days. Each action is audited and visible on the device."""
+    N days, wipe it after M days; and wipe an Android work profile offline for longer than the
+    persona allows. Each action is audited and visible on the device."""
     now = now or timezone.now()
-    counts = {"locked": 0, "wiped": 0}
+    counts = {"locked": 0, "wiped": 0, "offline": 0}
     candidates = (
         Device.objects.filter(state=DeviceState.ACTIVE, compliant=False, noncompliant_since__isnull=False)
         .exclude(container_state__in=[ContainerState.WIPE_PENDING, ContainerState.WIPED])
         .select_related("persona")
     )
     actor = Actor.system("enforcement rules")
+    counts["offline"] = _enforce_offline(now, actor)
     for device in candidates.iterator(chunk_size=500):
         persona = device.persona
         if persona is None:
@@ -216,6 +218,41 @@ def enforcement_apply(*, now: datetime | None = None) -> dict[str, int]:
         except ServiceError as exc:  # retired or wiped since the query: the next device
             logger.info("enforcement skipped %s: %s", device.pk, exc.message)
     return counts
+
+
+def _enforce_offline(now: datetime, actor: Actor) -> int:
+    """The persona's offline rule for Android work profiles, which have no offline timer of their
+    own (an agent wipes its container by itself): a device Google has not heard from for the
+    persona's max_offline_days gets a corporate wipe, which Google runs as soon as the phone is
+    online again. Through the same wipe service: the mass-wipe hold applies."""
+    wiped = 0
+    stale = (
+        Device.objects.filter(
+            state=DeviceState.ACTIVE,
+            channel=ManagementChannel.ANDROID,
+            persona__isnull=False,
+            last_seen_at__isnull=False,
+        )
+        .exclude(container_state__in=[ContainerState.WIPE_PENDING, ContainerState.WIPED])
+        .select_related("persona")
+    )
+    for device in stale.iterator(chunk_size=500):
+        days = device.persona.max_offline_days
+        if now - device.last_seen_at < timedelta(days=days):
+            continue
+        if Wipe.objects.filter(device=device, state__in=Wipe.OPEN_STATES).exists():
+            continue
+        try:
+            corporate_wipe_request(
+                device=device,
+                reason=f"Offline for more than {days} days (persona {device.persona.name}).",
+                actor=actor,
+                now=now,
+            )
+            wiped += 1
+        except ServiceError as exc:
+            logger.info("offline rule skipped %s: %s", device.pk, exc.message)
+    return wiped
 
 
 def _enforce(device: Device, persona, now: datetime, actor: Actor, counts: dict[str, int]) -> None:

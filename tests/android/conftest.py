@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from typing import Any
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -14,7 +15,6 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 
-from tests.amapi.standin import AmapiStandIn
 from tests.live import LiveServer, Worker, free_port
 
 PROJECT = "mdm-test-project"
@@ -23,7 +23,7 @@ TOPIC = f"projects/{PROJECT}/topics/mdm-android"
 
 @dataclass
 class AndroidStack:
-    google: AmapiStandIn
+    google: Any  # tests.amapi.standin.AmapiStandIn
     web: LiveServer
     worker: Worker
     env: dict[str, str]
@@ -52,6 +52,8 @@ def _broker_url() -> str:
 def android_stack(django_db_setup, tmp_path_factory):
     if not django_settings.REDIS_URL:
         pytest.fail("The Android end-to-end tests need REDIS_URL (make test sets it).")
+    from tests.amapi.standin import AmapiStandIn
+
     folder: Path = tmp_path_factory.mktemp("android")
     google = AmapiStandIn()
     google.start()

@@ -13,7 +13,7 @@ from django.utils import timezone
 from devices.android import pubsub
 from devices.android.devices import device_report, pubsub_messages_forget
 from devices.choices import ContainerState, DeviceState, ManagementChannel, Ownership, Platform
-from devices.models import AndroidEnterprise, Device, EnrollmentToken, PubSubMessage
+from devices.models import AndroidEnterprise, Command, Device, EnrollmentToken, PubSubMessage, Wipe
 from devices.wipe import corporate_wipe_request
 from mdm.actors import SYSTEM
 from mdm.models import AuditEvent
@@ -255,3 +255,20 @@ def test_old_message_ids_are_forgotten():
     PubSubMessage.objects.create(message_id="new", notification_type="STATUS_REPORT")
     assert pubsub_messages_forget() == 1
     assert list(PubSubMessage.objects.values_list("message_id", flat=True)) == ["new"]
+
+
+@pytest.mark.django_db
+def test_a_work_profile_offline_past_the_personas_limit_is_wiped_by_the_server(actors, enterprise):
+    """Android has no offline timer: the enforcement beat asks Google to remove the work profile."""
+    from devices.wipe import enforcement_apply
+
+    token = android_token(actors, uses=2)
+    device = device_report(enterprise=enterprise, data=report(token))
+    limit = device.persona.max_offline_days
+    seen = device.last_seen_at
+    assert enforcement_apply(now=seen + timedelta(days=limit - 1))["offline"] == 0
+    assert enforcement_apply(now=seen + timedelta(days=limit, minutes=1))["offline"] == 1
+    assert enforcement_apply(now=seen + timedelta(days=limit + 1))["offline"] == 0  # once
+    wipe = Wipe.objects.get(device=device)
+    assert wipe.reason.startswith(f"Offline for more than {limit} days")
+    assert Command.objects.get(device=device, type="wipe_corporate").state == "queued"

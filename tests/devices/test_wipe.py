@@ -207,12 +207,12 @@ def test_enforcement_locks_after_n_days_and_wipes_after_m(actors, agent_factory)
     agent.checkin()
     device = Device.objects.get(pk=agent.identity["device_id"])
     since = device.noncompliant_since
-    assert enforcement_apply(now=since + timedelta(days=6)) == {"locked": 0, "wiped": 0}
-    assert enforcement_apply(now=since + timedelta(days=7, minutes=1)) == {"locked": 1, "wiped": 0}
-    assert enforcement_apply(now=since + timedelta(days=8)) == {"locked": 0, "wiped": 0}  # once
+    assert enforcement_apply(now=since + timedelta(days=6)) == {"locked": 0, "wiped": 0, "offline": 0}
+    assert enforcement_apply(now=since + timedelta(days=7, minutes=1)) == {"locked": 1, "wiped": 0, "offline": 0}
+    assert enforcement_apply(now=since + timedelta(days=8)) == {"locked": 0, "wiped": 0, "offline": 0}  # once
     agent.poll()
     assert agent.container.status == "locked"
-    assert enforcement_apply(now=since + timedelta(days=30, minutes=1)) == {"locked": 0, "wiped": 1}
+    assert enforcement_apply(now=since + timedelta(days=30, minutes=1)) == {"locked": 0, "wiped": 1, "offline": 0}
     wipe = Wipe.objects.get(device=device)
     assert "Non-compliant for 30 days" in wipe.reason and wipe.requested_by == "enforcement rules"
     assert AuditEvent.objects.filter(target_id=str(device.pk), action="device.lock_requested").exists()
@@ -221,4 +221,4 @@ def test_enforcement_locks_after_n_days_and_wipes_after_m(actors, agent_factory)
 def test_a_compliant_device_is_left_alone(actors, agent_factory):
     agent = agent_factory()
     agent.checkin()
-    assert enforcement_apply(now=timezone.now() + timedelta(days=365)) == {"locked": 0, "wiped": 0}
+    assert enforcement_apply(now=timezone.now() + timedelta(days=365)) == {"locked": 0, "wiped": 0, "offline": 0}
