@@ -37,9 +37,11 @@ How the spec maps:
   `passwordMinimumLength` with a complexity band, so a minimum length above what the band implies
   is reported rather than written.
 - enforcement -> one `policyEnforcementRules` entry per setting of the policy a device can fail
-  (applications, passwordPolicies, minimumApiLevel): block the work profile only after N days,
-  delete it after M (deleting a personally owned device's work profile leaves personal data alone).
-  Android takes the two together; one alone is reported.
+  (applications, passwordPolicies, minimumApiLevel): block the work profile only, after N days.
+  The wipe after M days is the server's (devices.wipe.enforcement_apply, through the corporate
+  wipe service), never Google's `wipeAction`: on a company-owned device that resets the whole
+  phone, personal profile included, and one policy serves both ownerships. Nothing is reported:
+  both days are enforced, by the device and by the server.
 - `access.min_os_version.android` -> `minimumApiLevel` (API_LEVELS); a version not in the table
   is reported.
 - encryption: Android encrypts the work profile with its own keys; our container cipher and its
@@ -410,19 +412,11 @@ def _min_os(work: _Compilation) -> None:
 
 
 def _enforcement(work: _Compilation) -> None:
-    block, wipe = work.spec["enforcement"]["block_after_days"], work.spec["enforcement"]["wipe_after_days"]
-    if block is None and wipe is None:
-        return
-    if block is None or wipe is None:
-        given = "enforcement.block_after_days" if wipe is None else "enforcement.wipe_after_days"
-        work.note(given, _("Android takes a lock day and a wipe day together; with only one, it does neither."))
+    block = work.spec["enforcement"]["block_after_days"]
+    if block is None:
         return
     rules = [
-        {
-            "settingName": setting,
-            "blockAction": {"blockAfterDays": block, "blockScope": "BLOCK_SCOPE_WORK_PROFILE"},
-            "wipeAction": {"wipeAfterDays": wipe},
-        }
+        {"settingName": setting, "blockAction": {"blockAfterDays": block, "blockScope": "BLOCK_SCOPE_WORK_PROFILE"}}
         for setting in ENFORCED_SETTINGS
         if setting in work.policy
     ]

@@ -377,7 +377,7 @@ def test_other_platforms_minimum_versions_are_not_androids_business():
     assert not {u.path for u in compiled.unenforced if u.path.startswith("access")}
 
 
-def test_enforcement_blocks_the_work_profile_then_deletes_it_for_each_setting_a_device_can_fail():
+def test_enforcement_blocks_the_work_profile_for_each_setting_a_device_can_fail_and_never_wipes_at_google():
     compiled = compile_android_policy(
         spec(
             apps=[{"id": "com.example.mail"}],
@@ -385,24 +385,27 @@ def test_enforcement_blocks_the_work_profile_then_deletes_it_for_each_setting_a_
             enforcement={"block_after_days": 2, "wipe_after_days": 9},
         )
     )
-    rule = {
-        "blockAction": {"blockAfterDays": 2, "blockScope": "BLOCK_SCOPE_WORK_PROFILE"},
-        "wipeAction": {"wipeAfterDays": 9},
-    }
+    # Google's wipeAction would reset a company-owned phone, personal profile included: the
+    # server wipes after M days itself, through the corporate wipe (devices.wipe).
+    rule = {"blockAction": {"blockAfterDays": 2, "blockScope": "BLOCK_SCOPE_WORK_PROFILE"}}
     assert compiled.policy["policyEnforcementRules"] == [
         {"settingName": name, **rule} for name in ("applications", "passwordPolicies", "minimumApiLevel")
     ]
     assert not {u.path for u in compiled.unenforced if u.path.startswith("enforcement")}
 
 
-@pytest.mark.parametrize(
-    ("block", "wipe", "path"),
-    [(3, None, "enforcement.block_after_days"), (None, 9, "enforcement.wipe_after_days")],
-)
-def test_android_takes_a_lock_day_and_a_wipe_day_together(block, wipe, path):
-    compiled = compile_android_policy(spec(enforcement={"block_after_days": block, "wipe_after_days": wipe}))
+def test_a_wipe_day_alone_writes_no_rule_and_is_not_reported():
+    compiled = compile_android_policy(spec(enforcement={"block_after_days": None, "wipe_after_days": 9}))
     assert "policyEnforcementRules" not in compiled.policy
-    assert path in {u.path for u in compiled.unenforced}
+    assert not {u.path for u in compiled.unenforced if u.path.startswith("enforcement")}
+    blocked = compile_android_policy(spec(enforcement={"block_after_days": 3, "wipe_after_days": None}))
+    assert blocked.policy["policyEnforcementRules"][0]["blockAction"]["blockAfterDays"] == 3
+
+
+def test_no_policy_ever_carries_a_wipe_action():
+    for preset in PRESETS:
+        policy = compile_android_policy(validate_spec(preset_spec(preset, name="p"))).policy
+        assert all("wipeAction" not in rule for rule in policy.get("policyEnforcementRules", []))
 
 
 def test_the_container_key_is_reported_and_the_servers_own_checks_are_not():
