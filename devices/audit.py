@@ -31,6 +31,6 @@ register_actions(
         "wipe.failed": {"wipe_id", "detail"},
         "android.signup_started": {"signup_url_name"},
         "android.connected": {"enterprise"},
-        "android.disconnected": {"enterprise", "devices_retired"},
+        "android.disconnected": {"enterprise", "devices"},
     }
 )

@@ -15,6 +15,7 @@ from mdm.choices import Role
 from mdm.models import Membership, Organization, User
 from mdm.services import api_token_create, bootstrap, membership_add
 from tests.agents import agent_factory, enrolled, issue_token  # noqa: F401  (shared fixtures)
+from tests.amapi.fixtures import amapi, google  # noqa: F401  (shared fixtures)
 from tests.live import celery_worker, live_mdm  # noqa: F401  (shared fixtures)
 
 PASSWORD = "correct horse battery staple"

@@ -20,7 +20,6 @@ from django.utils import timezone
 from devices.android import client
 from devices.choices import DeviceState, ManagementChannel
 from devices.models import AndroidEnterprise, Device, EnrollmentToken
-from devices.services import device_retire
 from mdm.actors import Actor
 from mdm.audit import audit_event_record
 from mdm.celery import app as celery_app
@@ -135,27 +134,31 @@ def enterprise_connect(
 def enterprise_disconnect(
     *, organization: Organization, confirm: str, actor: Actor, client_ip: str | None = None
 ) -> int:
-    """Delete the enterprise at Google (which removes the work profile of every device in it) and
-    retire the organization's Android devices. `confirm` must be the organization's name, typed.
-    Returns how many devices were retired."""
+    """Delete the enterprise at Google and forget it. `confirm` must be the organization's name,
+    typed. Refused while Android devices are still active: Google deleting an enterprise erases
+    its devices, and on a company-owned phone that is a factory reset, personal profile included;
+    they are wiped first (the corporate wipe, which keeps personal data). Returns how many Android
+    devices (all retired already) the enterprise had."""
     record = enterprise_of(organization.pk)
     if record is None:
         raise ServiceError("This organization is not connected to Android Enterprise.", code="conflict")
     if confirm.strip() != organization.name:
         raise ServiceError("Type the organization's name to confirm.", field="confirm")
+    android = Device.objects.filter(organization=organization, channel=ManagementChannel.ANDROID)
+    active = android.filter(state=DeviceState.ACTIVE).count()
+    if active:
+        raise ServiceError(
+            f"{active} Android device{'s are' if active != 1 else ' is'} still managed: wipe "
+            f"{'them' if active != 1 else 'it'} first (a corporate wipe keeps personal data; deleting the "
+            "enterprise at Google would reset company-owned phones).",
+            code="conflict",
+        )
     try:
         client.enterprise_delete(name=record.name)
     except client.GoogleError as exc:
         if exc.status != 404:  # already gone at Google: finish here
             raise _google_error(exc) from exc
     with transaction.atomic():
-        retired = 0
-        devices = Device.objects.filter(
-            organization=organization, channel=ManagementChannel.ANDROID, state=DeviceState.ACTIVE
-        )
-        for device in devices.order_by("pk"):
-            device_retire(device=device, reason="Android Enterprise disconnected", actor=actor, client_ip=client_ip)
-            retired += 1
         EnrollmentToken.objects.filter(
             organization=organization, channel=ManagementChannel.ANDROID, revoked_at__isnull=True
         ).update(revoked_at=timezone.now(), wrapped_token=None, wrapped_qr_code=None)
@@ -165,8 +168,8 @@ def enterprise_disconnect(
             actor=actor,
             target_type="android_enterprise",
             target_label=record.name,
-            details={"enterprise": record.name, "devices_retired": retired},
+            details={"enterprise": record.name, "devices": android.count()},
             client_ip=client_ip,
         )
         record.delete()
-    return retired
+    return android.count()

@@ -1,3 +1,5 @@
+"""The stand-in of Google's Android Management API as pytest fixtures (shared by tests/conftest.py)."""
+
 from __future__ import annotations
 
 import pytest
