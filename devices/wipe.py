@@ -237,15 +237,16 @@ def _enforce_offline(now: datetime, actor: Actor) -> int:
         .select_related("persona")
     )
     for device in stale.iterator(chunk_size=500):
-        days = device.persona.max_offline_days
-        if now - device.last_seen_at < timedelta(days=days):
+        persona, seen = device.persona, device.last_seen_at
+        if persona is None or seen is None or now - seen < timedelta(days=persona.max_offline_days):
             continue
+        days = persona.max_offline_days
         if Wipe.objects.filter(device=device, state__in=Wipe.OPEN_STATES).exists():
             continue
         try:
             corporate_wipe_request(
                 device=device,
-                reason=f"Offline for more than {days} days (persona {device.persona.name}).",
+                reason=f"Offline for more than {days} days (persona {persona.name}).",
                 actor=actor,
                 now=now,
             )
