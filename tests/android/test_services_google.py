@@ -208,3 +208,29 @@ def test_disconnecting_needs_the_typed_name_and_no_phone_left(google, actors):
     assert enterprise.enterprise_disconnect(organization=actors.org, confirm="Acme", actor=Actor.system("o")) == 1
     assert not AndroidEnterprise.objects.filter(organization=actors.org).exists()
     assert google.enterprises == {}
+
+
+def test_a_push_token_must_be_googles_for_our_audience_and_service_account(google, settings):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from devices.android import pubsub
+
+    audience = settings.MDM_ANDROID_PUBSUB_AUDIENCE
+    claims = pubsub.verify_push_token(f"Bearer {google.id_token(audience=audience)}")
+    assert claims["email"] == google.push_email
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    for header, status in [
+        ("", 401),
+        ("Basic abc", 401),
+        ("Bearer not-a-jwt", 401),
+        (f"Bearer {google.id_token(audience='https://elsewhere.test/')}", 401),
+        (f"Bearer {google.id_token(audience=audience, key=stranger)}", 401),
+        (f"Bearer {google.id_token(audience=audience, email='someone@evil.test')}", 403),
+    ]:
+        with pytest.raises(pubsub.Refused) as refused:
+            pubsub.verify_push_token(header)
+        assert refused.value.status == status, header
+    settings.MDM_ANDROID_PUBSUB_SERVICE_ACCOUNT = ""
+    with pytest.raises(pubsub.Refused) as off:
+        pubsub.verify_push_token(f"Bearer {google.id_token(audience=audience)}")
+    assert off.value.status == 503
