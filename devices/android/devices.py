@@ -102,6 +102,22 @@ def facts_of(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+MAX_WORK_APPS = 500
+
+
+def work_apps_of(data: dict[str, Any]) -> list[dict[str, str]] | None:
+    """The work profile's apps from Google's application reports, in the agent's shape
+    ({"id", "version"}); None when the report carries none (not every report does)."""
+    reports = data.get("applicationReports")
+    if not isinstance(reports, list):
+        return None
+    apps = []
+    for item in reports[:MAX_WORK_APPS]:
+        if isinstance(item, dict) and item.get("packageName") and item.get("state", "INSTALLED") == "INSTALLED":
+            apps.append({"id": str(item["packageName"])[:255], "version": str(item.get("versionName", ""))[:32]})
+    return apps
+
+
 def _token_of(enterprise: AndroidEnterprise, data: dict[str, Any]) -> EnrollmentToken | None:
     tokens = EnrollmentToken.objects.filter(
         organization_id=enterprise.organization_id, channel=ManagementChannel.ANDROID
@@ -181,6 +197,7 @@ def _enroll(enterprise: AndroidEnterprise, name: str, data: dict[str, Any]) -> D
         last_seen_at=seen,
     )
     device.name = _name_of(data)
+    device.work_apps = work_apps_of(data) or []
     device.compliance = facts_of(data)
     compliant, _ = evaluate_compliance(device=device, facts=device.compliance, os_version=device.os_version)
     device.compliant = compliant
@@ -233,6 +250,9 @@ def _update(device: Device, data: dict[str, Any]) -> Device:
             # Google's lock is the work profile's screen lock: a phone that reports after it was
             # locked has been opened again with its passcode.
             changes["container_state"] = ContainerState.ACTIVE
+    apps = work_apps_of(data)
+    if apps is not None:
+        changes["work_apps"] = apps
     applied = _int(data.get("appliedPolicyVersion"))
     if applied is not None and applied > (device.applied_policy_version or 0):
         changes["applied_policy_version"] = applied

@@ -272,3 +272,39 @@ def test_a_work_profile_offline_past_the_personas_limit_is_wiped_by_the_server(a
     wipe = Wipe.objects.get(device=device)
     assert wipe.reason.startswith(f"Offline for more than {limit} days")
     assert Command.objects.get(device=device, type="wipe_corporate").state == "queued"
+
+
+@pytest.mark.django_db
+def test_the_work_apps_come_from_googles_application_reports(actors, enterprise):
+    token = android_token(actors)
+    apps = [
+        {"packageName": "com.example.mail", "versionName": "3.2", "state": "INSTALLED"},
+        {"packageName": "com.example.old", "versionName": "1", "state": "REMOVED"},
+    ]
+    device = device_report(enterprise=enterprise, data=report(token, applicationReports=apps))
+    assert device.work_apps == [{"id": "com.example.mail", "version": "3.2"}]
+    later = report(token, at="2026-12-02T11:00:00Z")  # a report without application reports keeps them
+    device_report(enterprise=enterprise, data=later)
+    assert Device.objects.get(pk=device.pk).work_apps == [{"id": "com.example.mail", "version": "3.2"}]
+
+
+@pytest.mark.django_db
+def test_a_status_report_larger_than_the_agent_apis_limit_is_read(client, settings, google):
+    """A report listing a few hundred apps is well past 64 KiB: it still reaches the handler."""
+    from devices.android import pubsub
+
+    settings.MDM_ANDROID_PUBSUB_AUDIENCE = "http://testserver/android/pubsub/"
+    body = json.dumps(
+        {"message": {"messageId": "big", "attributes": {"notificationType": "test"}, "data": "", "pad": "x" * 200_000}}
+    )
+    token = google.id_token(audience=settings.MDM_ANDROID_PUBSUB_AUDIENCE)
+    answer = client.post(
+        "/android/pubsub/", data=body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert answer.status_code == 204, answer.content
+    assert PubSubMessage.objects.filter(message_id="big").exists()
+    too_big = body.replace("x" * 200_000, "x" * (pubsub.MAX_BODY + 1))
+    answer = client.post(
+        "/android/pubsub/", data=too_big, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {token}"
+    )
+    assert answer.status_code == 413
