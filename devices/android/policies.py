@@ -18,12 +18,12 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
-from personas.android import compile_android_policy
 
 from devices.android import client
 from devices.android.enterprise import enterprise_of
 from devices.choices import AndroidPolicySync, DeviceState, ManagementChannel
 from devices.models import Device, Push
+from personas.android import compile_android_policy
 from personas.models import Persona
 from personas.services import spec_of
 
