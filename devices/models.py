@@ -100,8 +100,6 @@ class Device(models.Model):
     encryption_public_key = models.BinaryField(null=True)
     # An Android Enterprise device's resource name at Google (enterprises/E/devices/D).
     google_name = models.CharField(max_length=255, unique=True, null=True, blank=True)
-    # A corporate-owned device's serial number, from Google; never stored for a personal device.
-    serial_number = models.CharField(max_length=64, blank=True)
     # The server key this device pinned at enrollment: its policies are signed with it, so a
     # rotation of the server's signing key does not cut off the devices enrolled before it.
     signing_kid = models.CharField(max_length=64, blank=True)

@@ -69,7 +69,8 @@ class Worker:
     def _control(self):
         """The worker's control channel: on its own broker when it has one (CELERY_BROKER_URL)."""
         broker = self.extra_env.get("CELERY_BROKER_URL")
-        return Celery(broker=broker).control if broker else celery_app.control
+        # Not the current app: the project's tasks must stay bound to mdm.celery's (MdmTask).
+        return Celery(broker=broker, set_as_current=False).control if broker else celery_app.control
 
     def kill(self) -> None:
         """SIGKILL, as the OOM killer or a pulled plug would: no warm shutdown, no acknowledgement."""

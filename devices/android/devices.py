@@ -6,8 +6,8 @@ than the device's last never overwrites it.
 A device appears in the registry with platform android, channel android, its persona, ownership
 and employee from our enrollment token (named in the token's `additionalData`), its compliance
 from `policyCompliant`, `nonComplianceDetails` and its security posture, and its last report
-time. A personally owned device keeps no hardware identifier: Google sends a serial number,
-IMEI and MAC addresses, and none is stored; a company-owned one keeps its serial number.
+time. No hardware identifier is stored: Google sends a serial number, IMEI and MAC addresses, and
+the registry has no field for any of them (as for agent devices), whoever owns the phone.
 """
 
 from __future__ import annotations
@@ -183,11 +183,6 @@ def _enroll(enterprise: AndroidEnterprise, name: str, data: dict[str, Any]) -> D
         google_name=name,
         model=str(hardware.get("model", ""))[:100],
         os_version=str(software.get("androidVersion", ""))[:32],
-        # A personal device's identifiers are not ours to keep, whatever Google sends: the serial
-        # number only of a device both the token and Google call the organization's.
-        serial_number=str(hardware.get("serialNumber", ""))[:64]
-        if ownership == Ownership.CORPORATE and token.ownership == Ownership.CORPORATE
-        else "",
         persona=token.persona or default_persona(organization.pk),
         enrollment_token=token,
         container_state=ContainerState.ACTIVE,

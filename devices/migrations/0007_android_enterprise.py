@@ -32,11 +32,6 @@ class Migration(migrations.Migration):
             field=models.CharField(blank=True, max_length=255, null=True, unique=True),
         ),
         migrations.AddField(
-            model_name="device",
-            name="serial_number",
-            field=models.CharField(blank=True, max_length=64),
-        ),
-        migrations.AddField(
             model_name="enrollmenttoken",
             name="channel",
             field=models.CharField(

@@ -65,7 +65,8 @@ def test_the_editor_says_next_to_each_setting_what_android_does_not_enforce(clie
     assert "data_sharing.screen_capture.exemptions.work_to_personal" in notes
     assert "data_sharing.screen_capture.work_to_personal" not in notes  # Android blocks screenshots of work apps
     assert "access.passcode.min_length" in notes and "access.min_os_version.android" in notes
-    assert "enforcement.block_after_days" in notes and "encryption.rotate_after_days" in notes
+    # Both enforcement days are applied (the block by the device, the wipe by the server).
+    assert "enforcement.block_after_days" not in notes and "encryption.rotate_after_days" in notes
     assert "access.max_offline_days" not in notes and "access.min_os_version.ios" not in notes
     assert "<script" not in page.split("</header>")[-1] and "style=" not in page
 
