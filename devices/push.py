@@ -32,9 +32,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from devices.bulk import insert_tuples
-from devices.choices import CommandState, ContainerKeyState, DeviceState
+from devices.choices import AndroidPolicySync, CommandState, ContainerKeyState, DeviceState, ManagementChannel
 from devices.commands.apply_policy import BatchItem, apply_policy
-from devices.models import Device, PolicyVersion, Push
+from devices.models import AndroidEnterprise, Device, PolicyVersion, Push
 from devices.policy import POLICY_VERSION_FIELDS, PolicyTarget, PolicyTemplate
 from mdm.actors import SYSTEM, Actor
 from mdm.audit import audit_event_record
@@ -51,6 +51,7 @@ BATCH_SIZE = settings.MDM_PUSH_BATCH_SIZE
 # Published by name: devices.tasks wraps this module's functions, so importing it here would be a
 # cycle. tests/devices/test_push.py checks that the name is a registered task.
 PUSH_FANOUT_TASK = "devices.tasks.push_fanout_task"
+ANDROID_SYNC_TASK = "devices.tasks.android_push_sync_task"
 LIVE_STATES = (Push.State.PENDING, Push.State.RUNNING)
 BATCH_DEVICE_FIELDS = ("id", "organization_id", "signing_kid", "policy_version", "channel")
 KEY_ACTIVE = ContainerKeyState.ACTIVE
@@ -72,9 +73,11 @@ def push_start_for_persona(
     With `device_ids`, only those devices (just assigned to the persona) are pushed to.
     """
     with transaction.atomic():
-        targets = Device.objects.filter(persona=persona, state=DeviceState.ACTIVE)
+        # Agent devices get a command each; Android devices get the persona's one policy at Google.
+        targets = Device.objects.filter(persona=persona, state=DeviceState.ACTIVE, channel=ManagementChannel.AGENT)
         if device_ids is not None:
             targets = targets.filter(pk__in=device_ids)
+        android = AndroidEnterprise.objects.filter(organization_id=persona.organization_id).exclude(name="").exists()
         push = Push.objects.create(
             # The task published below has a lease's time to take it before the beat sends another.
             lease_expires_at=lease_until(timezone.now()),
@@ -84,6 +87,7 @@ def push_start_for_persona(
             targeted=targets.count(),
             device_ids=device_ids,
             requested_by=(actor or SYSTEM).label[:254],
+            android_sync=AndroidPolicySync.PENDING if android else AndroidPolicySync.NOT_NEEDED,
         )
         if device_ids is None:
             # An older push still in flight would only deliver an older revision: stop it.
@@ -91,6 +95,8 @@ def push_start_for_persona(
                 state=Push.State.SUPERSEDED, finished_at=timezone.now()
             )
         enqueue_on_commit(celery_app.signature(PUSH_FANOUT_TASK), str(push.pk))
+        if android:
+            enqueue_on_commit(celery_app.signature(ANDROID_SYNC_TASK), str(push.pk))
     return push
 
 
@@ -180,7 +186,9 @@ def push_run_batch(*, push_id, template: dict | PolicyTemplate, owner: uuid.UUID
             return False
         if push.lease_owner != owner:
             raise PushLeaseLost(f"push {push_id} is now held by another task")
-        devices_qs = Device.objects.filter(persona_id=push.persona_id, state=DeviceState.ACTIVE).order_by("pk")
+        devices_qs = Device.objects.filter(
+            persona_id=push.persona_id, state=DeviceState.ACTIVE, channel=ManagementChannel.AGENT
+        ).order_by("pk")
         if push.device_ids is not None:
             devices_qs = devices_qs.filter(pk__in=push.device_ids)
         active_key = Q(container_keys__state=KEY_ACTIVE)
@@ -302,8 +310,27 @@ def push_progress(push: Push) -> dict:
         "acknowledged": counts.get(CommandState.ACKNOWLEDGED, 0),
         "failed": counts.get(CommandState.ERROR, 0),
         "expired": counts.get(CommandState.EXPIRED, 0),
+        "android": _android_progress(push),
         "requested_by": push.requested_by,
         "created_at": push.created_at,
         "started_at": push.started_at,
         "finished_at": push.finished_at,
+    }
+
+
+def _android_progress(push: Push) -> dict:
+    """The Android part: where the persona's policy stands at Google, and how many of the push's
+    Android devices report the version Google gave it."""
+    devices = Device.objects.filter(
+        persona_id=push.persona_id, state=DeviceState.ACTIVE, channel=ManagementChannel.ANDROID
+    )
+    if push.device_ids is not None:
+        devices = devices.filter(pk__in=push.device_ids)
+    version = push.android_policy_version
+    return {
+        "sync": push.android_sync,
+        "policy_version": version,
+        "detail": push.android_detail,
+        "targeted": devices.count(),
+        "applied": devices.filter(applied_policy_version__gte=version).count() if version else 0,
     }

@@ -39,6 +39,8 @@ class Perm(StrEnum):
     WIPES_APPROVE = "wipes.approve"
     PUSHES_VIEW = "pushes.view"
     SIGNING_KEYS_MANAGE = "signing_keys.manage"
+    # Connecting the organization to Google's Android Enterprise, or disconnecting it: owners only.
+    ANDROID_MANAGE = "android.manage"
 
 
 _READ = {

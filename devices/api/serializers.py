@@ -5,7 +5,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from devices.choices import Ownership
+from devices.choices import AndroidPolicySync, ManagementChannel, Ownership
 from devices.models import Device, EnrollmentToken, Wipe
 from devices.services import MAX_TOKEN_LIFETIME
 from mdm.api.fields import StrictCharField, StrictEmailField, StrictIntegerField, StrictUUIDField
@@ -26,8 +26,8 @@ class EnrollmentTokenSerializer(serializers.ModelSerializer):
     class Meta:
         model = EnrollmentToken
         fields = [
-            "id", "prefix", "status", "persona", "ownership", "employee", "note", "uses_allowed", "uses_count",
-            "expires_at", "revoked_at", "created_at", "created_by",
+            "id", "prefix", "status", "channel", "persona", "ownership", "employee", "note", "uses_allowed",
+            "uses_count", "expires_at", "revoked_at", "created_at", "created_by",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -39,18 +39,34 @@ class QrPayloadSerializer(serializers.Serializer):
     pin = serializers.CharField()
 
 
+class AndroidTokenSerializer(serializers.Serializer):
+    value = serializers.CharField(help_text="Google's enrollment token.")
+    qr_code = serializers.CharField(help_text="What Google's QR code encodes (scanned at a phone's setup).")
+    enrollment_link = serializers.CharField(help_text="Opened on a phone, it sets up the work profile.")
+
+
 class EnrollmentTokenCreatedSerializer(EnrollmentTokenSerializer):
     token = serializers.CharField(read_only=True, help_text="The token itself: in this answer only.")
     qr_payload = QrPayloadSerializer(
-        read_only=True, help_text="What the enrollment QR code encodes: in this answer only."
+        read_only=True,
+        allow_null=True,
+        help_text="What the enrollment QR code encodes: in this answer only (null for an Android token).",
+    )
+    android = AndroidTokenSerializer(
+        read_only=True, allow_null=True, help_text="An Android token's QR code and link (null for an agent token)."
     )
 
     class Meta(EnrollmentTokenSerializer.Meta):
-        fields = [*EnrollmentTokenSerializer.Meta.fields, "token", "qr_payload"]
+        fields = [*EnrollmentTokenSerializer.Meta.fields, "token", "qr_payload", "android"]
         read_only_fields = fields
 
 
 class EnrollmentTokenCreateSerializer(serializers.Serializer):
+    channel = serializers.ChoiceField(
+        choices=ManagementChannel.choices,
+        default=ManagementChannel.AGENT,
+        help_text="agent: our agent enrolls with it; android: an Android work profile, through Google.",
+    )
     persona = StrictUUIDField(required=False, allow_null=True)
     ownership = serializers.ChoiceField(choices=Ownership.choices, default=Ownership.PERSONAL)
     uses = StrictIntegerField(min_value=1, max_value=10_000, default=1)
@@ -102,6 +118,16 @@ class AdminCommandSerializer(serializers.Serializer):
     push = serializers.UUIDField(source="push_id", allow_null=True)
 
 
+class AndroidPushSerializer(serializers.Serializer):
+    sync = serializers.ChoiceField(
+        choices=AndroidPolicySync.choices, help_text="Where the persona's policy stands at Google."
+    )
+    policy_version = serializers.IntegerField(allow_null=True, help_text="The version Google gave the policy.")
+    detail = serializers.CharField(help_text="Google's words when it refused (or is retried).")
+    targeted = serializers.IntegerField(help_text="Active Android devices of the push.")
+    applied = serializers.IntegerField(help_text="Those that report policy_version (or newer) applied.")
+
+
 class PushSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     persona = serializers.DictField()
@@ -113,6 +139,7 @@ class PushSerializer(serializers.Serializer):
     acknowledged = serializers.IntegerField()
     failed = serializers.IntegerField()
     expired = serializers.IntegerField(help_text="Superseded by a newer version, or past their expiry.")
+    android = AndroidPushSerializer(help_text="Android Enterprise devices: the counts above are agent devices'.")
     requested_by = serializers.CharField()
     created_at = serializers.DateTimeField()
     started_at = serializers.DateTimeField(allow_null=True)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from devices.api import views
+from devices.api import android, views
 
 urlpatterns = [
     path("enrollment-tokens/", views.EnrollmentTokenListApi.as_view(), name="enrollment-token-list"),
@@ -18,4 +18,7 @@ urlpatterns = [
     path("wipes/<uuid:pk>/approve/", views.WipeDecisionApi.as_view(), name="wipe-approve"),
     path("wipes/<uuid:pk>/cancel/", views.WipeCancelApi.as_view(), name="wipe-cancel"),
     path("pushes/<uuid:pk>/", views.PushDetailApi.as_view(), name="push-detail"),
+    path("android/enterprise/", android.AndroidEnterpriseApi.as_view(), name="android-enterprise"),
+    path("android/enterprise/signup/", android.AndroidSignupApi.as_view(), name="android-signup"),
+    path("android/enterprise/connect/", android.AndroidConnectApi.as_view(), name="android-connect"),
 ]

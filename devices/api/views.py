@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from devices import selectors
+from devices.android.tokens import IssuedAndroidToken, android_token_create, android_token_secret
 from devices.api.serializers import (
     AdminCommandSerializer,
     DeviceSerializer,
@@ -34,6 +35,7 @@ from devices.api.serializers import (
     WipeRequestedSerializer,
     WipeSerializer,
 )
+from devices.choices import ManagementChannel
 from devices.filters import DEVICE_QUERY_PARAMS, device_filter_from_query
 from devices.models import Command, Device, EnrollmentToken, Push, Wipe
 from devices.push import push_progress
@@ -54,11 +56,17 @@ from personas.selectors import persona_get
 
 
 def qr_svg(payload: dict[str, object]) -> bytes:
+    return qr_svg_text(json.dumps(payload, separators=(",", ":")))
+
+
+def qr_svg_text(text: str) -> bytes:
     buffer = io.BytesIO()
-    segno.make(json.dumps(payload, separators=(",", ":")), error="m").save(
-        buffer, kind="svg", scale=6, border=4, title="Enrollment QR code"
-    )
+    segno.make(text, error="m").save(buffer, kind="svg", scale=6, border=4, title="Enrollment QR code")
     return buffer.getvalue()
+
+
+def android_token_body(google: IssuedAndroidToken) -> dict[str, str]:
+    return {"value": google.value, "qr_code": google.qr_code, "enrollment_link": google.link}
 
 
 class EnrollmentTokenListApi(OrgScopedMixin, generics.ListAPIView):
@@ -90,6 +98,22 @@ class EnrollmentTokenListApi(OrgScopedMixin, generics.ListAPIView):
         expires_at = data.get("expires_at")
         if "expires_in" in data:
             expires_at = timezone.now() + data["expires_in"]
+        if data["channel"] == ManagementChannel.ANDROID:
+            google = android_token_create(
+                organization=self.organization,
+                persona=persona,
+                ownership=data["ownership"],
+                uses=data["uses"],
+                expires_at=expires_at,
+                employee=employee,
+                note=data["note"],
+                created_by=self.org_context.user,
+                actor=self.org_context.actor,
+                client_ip=client_ip(request),
+            )
+            body = EnrollmentTokenCreatedSerializer(google.enrollment_token).data
+            body.update(token=google.value, qr_payload=None, android=android_token_body(google))
+            return Response(body, status=status.HTTP_201_CREATED)
         issued = enrollment_token_create(
             organization=self.organization,
             persona=persona,
@@ -105,6 +129,7 @@ class EnrollmentTokenListApi(OrgScopedMixin, generics.ListAPIView):
         body = EnrollmentTokenCreatedSerializer(issued.enrollment_token).data
         body["token"] = issued.token
         body["qr_payload"] = issued.qr_payload
+        body["android"] = None
         return Response(body, status=status.HTTP_201_CREATED)
 
 
@@ -133,10 +158,17 @@ class EnrollmentTokenQrApi(OrgScopedMixin, APIView):
     def get(self, request: Request, pk: uuid.UUID) -> HttpResponse:
         """The enrollment QR code, only while the token can still be used."""
         record = get_object_or_404(EnrollmentToken.objects.filter(organization=self.organization), pk=pk)
-        secret = enrollment_token_secret(record)
-        if secret is None:
-            raise Gone(detail=f"This enrollment token is {record.status}: it has no QR code any more.")
-        response = HttpResponse(qr_svg(enrollment_qr_payload(secret, record.signing_kid)), content_type="image/svg+xml")
+        if record.channel == ManagementChannel.ANDROID:
+            google = android_token_secret(record)
+            if google is None:
+                raise Gone(detail=f"This enrollment token is {record.status}: it has no QR code any more.")
+            svg = qr_svg_text(google.qr_code)
+        else:
+            secret = enrollment_token_secret(record)
+            if secret is None:
+                raise Gone(detail=f"This enrollment token is {record.status}: it has no QR code any more.")
+            svg = qr_svg(enrollment_qr_payload(secret, record.signing_kid))
+        response = HttpResponse(svg, content_type="image/svg+xml")
         response["Cache-Control"] = "no-store"
         return response
 

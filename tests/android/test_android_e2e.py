@@ -17,7 +17,10 @@ import pytest
 from devices.choices import AndroidPolicySync, ContainerState, DeviceState, ManagementChannel, Ownership
 from devices.models import AndroidEnterprise, Command, Device, Push, Wipe
 from devices.tasks import android_devices_reconcile_task, android_operations_follow_task
+from mdm.actors import SYSTEM
+from mdm.choices import Role
 from mdm.models import AuditEvent
+from mdm.services import membership_add
 from personas.models import Persona
 from tests.live import wait_for
 
@@ -80,6 +83,12 @@ def android_token(stack, actors, **body) -> dict:
     return answer
 
 
+def commands_to(stack, device_name: str) -> list[str]:
+    """The command types Google received for one phone, in order."""
+    issued = sent(stack, "androidmanagement.enterprises.devices.issueCommand")
+    return [r["body"]["type"] for r in issued if r["params"]["name"] == [device_name]]
+
+
 def sent(stack, method_id: str) -> list[dict]:
     return [r for r in stack.google.requests if r["method"] == method_id]
 
@@ -93,6 +102,7 @@ def test_connect_enroll_push_lock_and_wipe_a_personal_phone(android_stack, actor
     # Connecting sends every persona's policy to Google.
     wait_for(lambda: sent(stack, "androidmanagement.enterprises.policies.patch"))
 
+    membership_add(organization=actors.org, user=actors.employee, role=Role.EMPLOYEE, actor=SYSTEM)
     token = android_token(stack, actors, persona=str(persona.pk), ownership="personal", employee=actors.employee.email)
     creation = sent(stack, "androidmanagement.enterprises.enrollmentTokens.create")[-1]["body"]
     assert creation["policyName"] == f"{enterprise.name}/policies/{persona.pk}"
@@ -121,14 +131,14 @@ def test_connect_enroll_push_lock_and_wipe_a_personal_phone(android_stack, actor
         actors.token(actors.admin),
         "PATCH",
         f"/api/v1/personas/{persona.pk}/",
-        {"access": {"passcode": {"min_length": 8}}},
+        {"access": {"min_os_version": {"android": "14"}}},
     )
     push = Push.objects.get(pk=change["push"]["id"])
     wait_for(lambda: Push.objects.get(pk=push.pk).android_sync == AndroidPolicySync.SENT, timeout=30)
     push.refresh_from_db()
     assert len(sent(stack, "androidmanagement.enterprises.policies.patch")) == patches + 1
     patched = sent(stack, "androidmanagement.enterprises.policies.patch")[-1]["body"]
-    assert any(p.get("passwordMinimumLength") == 8 for p in patched["passwordPolicies"])
+    assert patched["minimumApiLevel"] == 34
     progress = call(stack, actors.token(actors.auditor), "GET", f"/api/v1/pushes/{push.pk}/")
     assert progress["android"]["targeted"] == 1 and progress["android"]["applied"] == 0
     stack.google.report_status(phone["name"])  # the phone applies the current version
@@ -143,8 +153,7 @@ def test_connect_enroll_push_lock_and_wipe_a_personal_phone(android_stack, actor
     call(
         stack, actors.token(actors.helpdesk), "POST", f"/api/v1/devices/{device.pk}/lock-corporate/", {"reason": "lost"}
     )
-    wait_for(lambda: sent(stack, "androidmanagement.enterprises.devices.issueCommand"))
-    assert sent(stack, "androidmanagement.enterprises.devices.issueCommand")[-1]["body"]["type"] == "LOCK"
+    assert wait_for(lambda: commands_to(stack, phone["name"])) == ["LOCK"]
     stack.google.run_commands(phone["name"])
     wait_for(lambda: Device.objects.get(pk=device.pk).container_state == ContainerState.LOCKED)
     # No remote unlock on Android: refused, clearly.
@@ -155,7 +164,7 @@ def test_connect_enroll_push_lock_and_wipe_a_personal_phone(android_stack, actor
 
     # The corporate wipe of a personal phone: WIPE, which removes only the work profile.
     call(stack, actors.token(actors.admin), "POST", f"/api/v1/devices/{device.pk}/wipe-corporate/", {"reason": "left"})
-    wait_for(lambda: sent(stack, "androidmanagement.enterprises.devices.issueCommand")[-1]["body"]["type"] == "WIPE")
+    wait_for(lambda: commands_to(stack, phone["name"]) == ["LOCK", "WIPE"])
     stack.google.run_commands(phone["name"])
     wait_for(lambda: Device.objects.get(pk=device.pk).state == DeviceState.RETIRED)
     wipe = Wipe.objects.get(device=device)
@@ -177,10 +186,7 @@ def test_a_company_owned_phone_is_relinquished(android_stack, actors):
         f"/api/v1/devices/{device.pk}/wipe-corporate/",
         {"reason": "returned"},
     )
-    wait_for(lambda: sent(stack, "androidmanagement.enterprises.devices.issueCommand"))
-    assert (
-        sent(stack, "androidmanagement.enterprises.devices.issueCommand")[-1]["body"]["type"] == "RELINQUISH_OWNERSHIP"
-    )
+    assert wait_for(lambda: commands_to(stack, phone["name"])) == ["RELINQUISH_OWNERSHIP"]
     stack.google.run_commands(phone["name"])
     wait_for(lambda: Device.objects.get(pk=device.pk).state == DeviceState.RETIRED)
     assert stack.google.factory_resets == []
