@@ -39,8 +39,9 @@ class Perm(StrEnum):
     WIPES_APPROVE = "wipes.approve"
     PUSHES_VIEW = "pushes.view"
     SIGNING_KEYS_MANAGE = "signing_keys.manage"
-    # Connecting the organization to Google's Android Enterprise, or disconnecting it: owners only.
-    ANDROID_MANAGE = "android.manage"
+    # Connecting to Google's Android Enterprise, and disconnecting (which removes every Android
+    # device's work profile): the owner's alone, like the members.
+    ANDROID_ENTERPRISE_MANAGE = "android_enterprise.manage"
 
 
 _READ = {

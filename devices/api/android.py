@@ -87,7 +87,7 @@ def enterprise_state(organization_id: uuid.UUID) -> dict[str, Any]:
 
 
 class AndroidEnterpriseApi(OrgScopedMixin, APIView):
-    required_perms = {"GET": Perm.ORG_VIEW, "DELETE": Perm.ANDROID_MANAGE}
+    required_perms = {"GET": Perm.ORG_VIEW, "DELETE": Perm.ANDROID_ENTERPRISE_MANAGE}
 
     @extend_schema(responses=AndroidEnterpriseSerializer)
     def get(self, request: Request) -> Response:
@@ -107,7 +107,7 @@ class AndroidEnterpriseApi(OrgScopedMixin, APIView):
 
 
 class AndroidSignupApi(OrgScopedMixin, APIView):
-    required_perms = {"POST": Perm.ANDROID_MANAGE}
+    required_perms = {"POST": Perm.ANDROID_ENTERPRISE_MANAGE}
 
     @extend_schema(request=SignupSerializer, responses={201: SignupAnswerSerializer})
     def post(self, request: Request) -> Response:
@@ -123,7 +123,7 @@ class AndroidSignupApi(OrgScopedMixin, APIView):
 
 
 class AndroidConnectApi(OrgScopedMixin, APIView):
-    required_perms = {"POST": Perm.ANDROID_MANAGE}
+    required_perms = {"POST": Perm.ANDROID_ENTERPRISE_MANAGE}
 
     @extend_schema(request=ConnectSerializer, responses={201: AndroidEnterpriseSerializer})
     def post(self, request: Request) -> Response:

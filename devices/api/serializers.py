@@ -96,9 +96,9 @@ class DeviceSerializer(serializers.ModelSerializer):
     class Meta:
         model = Device
         fields = [
-            "id", "name", "owner", "ownership", "platform", "model", "os_version", "agent_version", "persona",
-            "state", "container_state", "policy_version", "applied_policy_version", "compliant", "compliance",
-            "noncompliant_since", "work_apps", "enrolled_at", "last_seen_at", "retired_at",
+            "id", "name", "owner", "ownership", "platform", "channel", "model", "os_version", "agent_version",
+            "persona", "state", "container_state", "policy_version", "applied_policy_version", "compliant",
+            "compliance", "noncompliant_since", "work_apps", "enrolled_at", "last_seen_at", "retired_at",
         ]  # fmt: skip
         read_only_fields = fields
 
