@@ -26,6 +26,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from devices.android.enterprise import enterprise_of
+from devices.android.tokens import android_token_create
 from devices.choices import DeviceState, ManagementChannel, Ownership, Platform
 from devices.compliance import evaluate_compliance
 from devices.models import Device, EnrollmentToken, PolicyVersion, Wipe
@@ -47,6 +49,15 @@ logger = logging.getLogger(__name__)
 ENROLL_TOKEN_LIFETIME = timedelta(minutes=30)
 PORTAL_ORG_KEY = "mdm_portal_organization_id"
 PORTAL_PLATFORMS = [(Platform.ANDROID, "Android"), (Platform.IOS, "iPhone or iPad")]
+# An Android work profile through Google (Android Enterprise), offered once the organization is
+# connected: no app of ours on the phone, Google's Android Device Policy manages the work profile.
+ANDROID_WORK_PROFILE = "android_enterprise"
+
+
+def _platforms(organization_id) -> list[tuple[str, str]]:
+    if enterprise_of(organization_id) is None:
+        return PORTAL_PLATFORMS
+    return [(ANDROID_WORK_PROFILE, _("Android work profile (no app to install)")), *PORTAL_PLATFORMS]
 
 
 class PortalLoginView(auth_views.LoginView):
@@ -104,14 +115,17 @@ def home(request):
 @portal_view
 def enroll(request):
     """Pick the platform, get a personal, single-use enrollment token with its QR code."""
-    if request.method != "POST":
-        return render(request, "portal/enroll.html", {"platforms": PORTAL_PLATFORMS})
-    platform = request.POST.get("platform")
-    if platform not in dict(PORTAL_PLATFORMS):
-        return render(
-            request, "portal/enroll.html", {"platforms": PORTAL_PLATFORMS, "error": _("Pick your device's platform.")}
-        )
     organization = request.membership.organization
+    platforms = _platforms(organization.pk)
+    persona = default_persona(organization.pk)
+    if request.method != "POST":
+        return render(request, "portal/enroll.html", {"platforms": platforms, "persona": persona})
+    platform = request.POST.get("platform")
+    if platform not in dict(platforms):
+        context = {"platforms": platforms, "persona": persona, "error": _("Pick your device's platform.")}
+        return render(request, "portal/enroll.html", context)
+    if platform == ANDROID_WORK_PROFILE:
+        return _enroll_android(request, persona)
     issued = enrollment_token_create(
         organization=organization,
         persona=default_persona(organization.pk),
@@ -132,6 +146,36 @@ def enroll(request):
         "qr": mark_safe(segno.make(payload, error="m").svg_inline(scale=5, title=_("Enrollment QR code"))),  # noqa: S308
     }
     return render(request, "portal/enroll_code.html", context)
+
+
+def _enroll_android(request, persona):
+    """Google's enrollment token for the employee's own phone: its QR code and its link."""
+    try:
+        google = android_token_create(
+            organization=request.membership.organization,
+            persona=persona,
+            ownership=Ownership.PERSONAL,
+            uses=1,
+            expires_at=timezone.now() + ENROLL_TOKEN_LIFETIME,
+            employee=request.user,
+            note="self-service (Android work profile)",
+            created_by=request.user,
+            actor=_actor(request),
+            client_ip=client_ip(request),
+        )
+    except ServiceError as exc:
+        context = {
+            "platforms": _platforms(request.membership.organization.pk),
+            "persona": persona,
+            "error": exc.message,
+        }
+        return render(request, "portal/enroll.html", context, status=exc.status)
+    context = {
+        "token": google.enrollment_token,
+        "link": google.link,
+        "qr": mark_safe(segno.make(google.qr_code, error="m").svg_inline(scale=4, title=_("Enrollment QR code"))),  # noqa: S308
+    }
+    return render(request, "portal/enroll_android.html", context)
 
 
 @portal_view

@@ -1,0 +1,58 @@
+"""The portal's "Android work profile": Google's token for the employee's own phone, its QR code and
+link, the phone appearing on the page; offered only once the organization is connected."""
+
+from __future__ import annotations
+
+import pytest
+
+from devices.android import devices as android_devices
+from devices.choices import ManagementChannel, Ownership
+from devices.models import AndroidEnterprise, EnrollmentToken
+from mdm.actors import SYSTEM
+from mdm.choices import Role
+from mdm.services import membership_add
+from tests.android.test_services_google import connect
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def employee(actors, client):
+    membership_add(organization=actors.org, user=actors.employee, role=Role.EMPLOYEE, actor=SYSTEM)
+    client.force_login(actors.employee)
+    return actors.employee
+
+
+def test_not_offered_before_the_organization_is_connected(client, employee, google):
+    page = client.get("/portal/enroll/").content.decode()
+    assert "Android work profile" not in page
+    assert client.post("/portal/enroll/", {"platform": "android_enterprise"}).status_code == 200
+    assert not EnrollmentToken.objects.filter(channel=ManagementChannel.ANDROID).exists()
+
+
+def test_an_employee_enrolls_their_phone_through_google(client, employee, google, actors):
+    connect(google, actors)
+    page = client.get("/portal/enroll/").content.decode()
+    assert "Android work profile" in page
+    assert "Your work profile will follow the persona" in page  # seen before enrolling
+    answer = client.post("/portal/enroll/", {"platform": "android_enterprise"})
+    assert answer.status_code == 200
+    token = EnrollmentToken.objects.get(channel=ManagementChannel.ANDROID)
+    assert (token.employee, token.ownership, token.uses_allowed) == (employee, Ownership.PERSONAL, 1)
+    body = answer.content.decode()
+    assert "https://enterprise.google.com/android/enroll?et=" in body and "<svg" in body
+    value = next(t["value"] for t in google.tokens.values() if t["name"] == token.google_name)
+    phone = google.enroll_phone(value)
+    record = AndroidEnterprise.objects.get(organization=actors.org)
+    device = android_devices.device_report(enterprise=record, data=google.devices[phone["name"]])
+    assert device.owner == employee
+    status = client.get(f"/portal/enroll/{token.pk}/status/").content.decode()
+    assert "is enrolled" in status
+
+
+def test_google_away_is_said_plainly(client, employee, google, actors):
+    connect(google, actors)
+    google.fail_next("androidmanagement.enterprises.enrollmentTokens.create", status=503, times=3)
+    answer = client.post("/portal/enroll/", {"platform": "android_enterprise"})
+    assert answer.status_code == 503
+    assert "try again" in answer.content.decode()
