@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 ENROLL_TOKEN_LIFETIME = timedelta(minutes=30)
 PORTAL_ORG_KEY = "mdm_portal_organization_id"
-PORTAL_PLATFORMS = [(Platform.ANDROID, "Android"), (Platform.IOS, "iPhone or iPad")]
+PORTAL_PLATFORMS: list[tuple[str, str]] = [(Platform.ANDROID, "Android"), (Platform.IOS, "iPhone or iPad")]
 # An Android work profile through Google (Android Enterprise), offered once the organization is
 # connected: no app of ours on the phone, Google's Android Device Policy manages the work profile.
 ANDROID_WORK_PROFILE = "android_enterprise"
