@@ -122,8 +122,8 @@ def enroll(request):
         return render(request, "portal/enroll.html", {"platforms": platforms, "persona": persona})
     platform = request.POST.get("platform")
     if platform not in dict(platforms):
-        context = {"platforms": platforms, "persona": persona, "error": _("Pick your device's platform.")}
-        return render(request, "portal/enroll.html", context)
+        refused = {"platforms": platforms, "persona": persona, "error": _("Pick your device's platform.")}
+        return render(request, "portal/enroll.html", refused)
     if platform == ANDROID_WORK_PROFILE:
         return _enroll_android(request, persona)
     issued = enrollment_token_create(
