@@ -289,5 +289,10 @@ def push_progress_view(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
 def _progress_context(push: Push) -> dict[str, Any]:
     progress = push_progress(push)
     answered = progress["acknowledged"] + progress["failed"] + progress["expired"]
-    finished = push.state in (Push.State.DONE, Push.State.SUPERSEDED) and answered >= push.processed
-    return {"push": push, "progress": progress, "answered": answered, "finished": finished}
+    android = progress["android"]
+    # The Android part ends when Google refused the policy, or every Android device reports it.
+    android_done = android["sync"] in ("not_needed", "failed") or (
+        android["sync"] == "sent" and android["applied"] >= android["targeted"]
+    )
+    finished = push.state in (Push.State.DONE, Push.State.SUPERSEDED) and answered >= push.processed and android_done
+    return {"push": push, "progress": progress, "answered": answered, "finished": finished, "android": android}

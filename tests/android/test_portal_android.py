@@ -1,11 +1,13 @@
 """The portal's "Android work profile": Google's token for the employee's own phone, its QR code and
-link, the phone appearing on the page; offered only once the organization is connected."""
+link, the phone appearing on the page; offered only once the organization is connected. And the
+console's push progress for Android devices."""
 
 from __future__ import annotations
 
 import pytest
 
 from devices.android import devices as android_devices
+from devices.android.tokens import android_token_create
 from devices.choices import ManagementChannel, Ownership
 from devices.models import AndroidEnterprise, EnrollmentToken
 from mdm.actors import SYSTEM
@@ -56,3 +58,33 @@ def test_google_away_is_said_plainly(client, employee, google, actors):
     answer = client.post("/portal/enroll/", {"platform": "android_enterprise"})
     assert answer.status_code == 503
     assert "try again" in answer.content.decode()
+
+
+def test_the_consoles_push_progress_shows_the_android_part(client, google, actors):
+    from devices.android.policies import push_android_sync
+    from devices.push import push_start_for_persona
+    from personas.models import Persona
+
+    connect(google, actors)
+    persona = Persona.objects.get(organization=actors.org, is_default=True)
+    issued = android_token_create(organization=actors.org, uses=2)
+    phone = google.enroll_phone(issued.value)
+    record = AndroidEnterprise.objects.get(organization=actors.org)
+    android_devices.device_report(enterprise=record, data=google.devices[phone["name"]])
+    push = push_start_for_persona(persona=persona)
+    client.force_login(actors.admin)
+    waiting = client.get(f"/console/pushes/{push.pk}/progress/").content.decode()
+    assert "Waiting to send the persona" in waiting
+    push_android_sync(push_id=push.pk)
+    sent = client.get(f"/console/pushes/{push.pk}/progress/").content.decode()
+    assert "0 of 1 Android devices report the new policy" in sent and "hx-get" in sent
+    google.push_endpoint = None
+    google.report_status(phone["name"])
+    android_devices.device_report(enterprise=record, data=google.devices[phone["name"]])
+    done = client.get(f"/console/pushes/{push.pk}/progress/").content.decode()
+    assert "1 of 1 Android devices report the new policy" in done
+    google.fail_next("androidmanagement.enterprises.policies.patch", status=400)
+    refused = push_start_for_persona(persona=persona)
+    push_android_sync(push_id=refused.pk)
+    page = client.get(f"/console/pushes/{refused.pk}/progress/").content.decode()
+    assert "Google refused the policy" in page
