@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from devices.choices import Ownership
+from devices.choices import ManagementChannel, Ownership
 
 
 class WipeConfirmForm(forms.Form):
@@ -31,7 +31,15 @@ class WipeConfirmForm(forms.Form):
 
 class EnrollmentTokenForm(forms.Form):
     EXPIRY = [("1h", _("1 hour")), ("1d", _("1 day")), ("7d", _("7 days")), ("30d", _("30 days"))]
+    CHANNELS = [
+        (ManagementChannel.AGENT.value, _("Agent (our app)")),
+        (ManagementChannel.ANDROID.value, _("Android work profile (Google)")),
+    ]
 
+    # Not required: a form sent without it (the page before Android Enterprise) is for the agent.
+    channel = forms.ChoiceField(
+        label=_("Device type"), choices=CHANNELS, initial=ManagementChannel.AGENT, required=False
+    )
     persona = forms.ChoiceField(label=_("Persona"))
     ownership = forms.ChoiceField(label=_("Ownership"), choices=Ownership.choices, initial=Ownership.PERSONAL)
     uses = forms.IntegerField(label=_("Devices it may enroll"), min_value=1, max_value=10_000, initial=1)
@@ -39,8 +47,12 @@ class EnrollmentTokenForm(forms.Form):
     employee = forms.EmailField(label=_("Employee (optional)"), required=False)
     note = forms.CharField(label=_("Note for the admins (optional)"), required=False, max_length=200)
 
-    def __init__(self, *args, personas=(), **kwargs):
+    def __init__(self, *args, personas=(), android: bool = False, **kwargs):
+        """`android`: the organization is connected to Android Enterprise (else only the agent)."""
         super().__init__(*args, **kwargs)
+        channel_field = self.fields["channel"]
+        assert isinstance(channel_field, forms.ChoiceField)  # noqa: S101  (declared so above)
+        channel_field.choices = self.CHANNELS if android else self.CHANNELS[:1]
         self.personas = {str(p.pk): p for p in personas}
         default = next((p for p in personas if p.is_default), None)
         persona_field = self.fields["persona"]
@@ -48,6 +60,9 @@ class EnrollmentTokenForm(forms.Form):
         persona_field.choices = [(str(p.pk), p.name) for p in personas]
         if default is not None:
             self.fields["persona"].initial = str(default.pk)
+
+    def clean_channel(self):
+        return self.cleaned_data["channel"] or ManagementChannel.AGENT
 
     def clean_persona(self):
         return self.personas[self.cleaned_data["persona"]]
@@ -57,6 +72,19 @@ class EnrollmentTokenForm(forms.Form):
         if cleaned.get("employee") and cleaned.get("uses", 1) != 1:
             self.add_error("uses", _("A token bound to one employee is for one device."))
         return cleaned
+
+
+class AndroidConnectForm(forms.Form):
+    """Start the signup at Google; the e-mail, when given, is filled in on Google's page."""
+
+    admin_email = forms.EmailField(label=_("Your Google account's e-mail (optional)"), required=False)
+
+
+class AndroidDisconnectForm(forms.Form):
+    """Disconnecting removes every Android device's work profile: the organization's name, typed
+    (the service compares it)."""
+
+    confirm = forms.CharField(label=_("Type the organization's name to confirm"), max_length=200)
 
 
 class EmployeeWipeForm(forms.Form):

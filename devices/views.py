@@ -1,4 +1,5 @@
-"""Console pages about devices: the dashboard, the registry, a device, lock and the corporate wipe."""
+"""Console pages about devices: the dashboard, the registry, a device, lock and the corporate wipe,
+enrollment tokens, and the organization's connection to Android Enterprise."""
 
 from __future__ import annotations
 
@@ -6,18 +7,30 @@ import json
 import uuid
 
 import segno
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from devices import selectors
+from devices.android import client as android_client
+from devices.android.enterprise import enterprise_connect, enterprise_disconnect, enterprise_of, enterprise_signup_start
+from devices.android.tokens import IssuedAndroidToken, android_token_create
+from devices.choices import DeviceState, ManagementChannel
 from devices.filters import DeviceFilterForm
-from devices.forms import EmployeeWipeForm, EnrollmentTokenForm, WipeConfirmForm
+from devices.forms import (
+    AndroidConnectForm,
+    AndroidDisconnectForm,
+    EmployeeWipeForm,
+    EnrollmentTokenForm,
+    WipeConfirmForm,
+)
 from devices.models import Device, EnrollmentToken, Wipe
 from devices.services import enrollment_token_create, enrollment_token_revoke
 from devices.wipe import corporate_lock, corporate_wipe_request, employee_wipe, wipe_approve, wipe_cancel
@@ -87,6 +100,7 @@ def device_detail(request, pk: uuid.UUID) -> HttpResponse:
         ),
         "can_lock": request.org.can(Perm.DEVICES_LOCK),
         "can_wipe": request.org.can(Perm.DEVICES_WIPE),
+        "android": device.channel == ManagementChannel.ANDROID,
     }
     return render(request, "console/devices/detail.html", context)
 
@@ -135,12 +149,18 @@ def device_wipe(request, pk: uuid.UUID) -> HttpResponse:
     return render(request, "console/devices/wipe.html", {"device": device, "form": form})
 
 
+def _qr(contents: str, title: str):
+    return mark_safe(segno.make(contents, error="m").svg_inline(scale=5, title=title))  # noqa: S308 (segno's own SVG)
+
+
 @console_view(Perm.ENROLLMENT_TOKENS_VIEW)
 def enrollment_tokens(request) -> HttpResponse:
-    """List enrollment tokens; issue one (shown once, with its QR code and the instructions)."""
+    """List enrollment tokens; issue one (shown once, with its QR code and the instructions): for
+    our agent, or, once the organization is connected, Google's for an Android work profile."""
     org = request.org.organization
+    android = enterprise_of(org.pk) is not None
     form = EnrollmentTokenForm(
-        request.POST or None, personas=list(persona_list(organization_id=org.pk, with_rules=False))
+        request.POST or None, personas=list(persona_list(organization_id=org.pk, with_rules=False)), android=android
     )
     if request.method == "POST":
         request.org.require(Perm.ENROLLMENT_TOKENS_MANAGE)
@@ -152,30 +172,37 @@ def enrollment_tokens(request) -> HttpResponse:
                 if employee is None:
                     form.add_error("employee", _("No such member of this organization."))
             if not form.errors:
-                issued = enrollment_token_create(
-                    organization=org,
-                    persona=data["persona"],
-                    ownership=data["ownership"],
-                    uses=data["uses"],
-                    expires_at=timezone.now() + parse_duration(data["expires"]),
-                    employee=employee,
-                    note=data["note"],
-                    created_by=request.user,
-                    actor=request.org.actor,
-                    client_ip=client_ip(request),
+                create = (
+                    android_token_create if data["channel"] == ManagementChannel.ANDROID else enrollment_token_create
                 )
-                payload = json.dumps(issued.qr_payload, separators=(",", ":"))
-                context = {
-                    "issued": issued,
-                    "payload": payload,
-                    "qr": mark_safe(segno.make(payload, error="m").svg_inline(scale=5, title=_("Enrollment QR code"))),  # noqa: S308 (segno's own SVG)
-                }
-                return render(request, "console/enrollment/issued.html", context)
+                try:
+                    issued = create(
+                        organization=org,
+                        persona=data["persona"],
+                        ownership=data["ownership"],
+                        uses=data["uses"],
+                        expires_at=timezone.now() + parse_duration(data["expires"]),
+                        employee=employee,
+                        note=data["note"],
+                        created_by=request.user,
+                        actor=request.org.actor,
+                        client_ip=client_ip(request),
+                    )
+                except ServiceError as exc:  # Google refused, or is away: nothing was issued
+                    form.add_error(None, exc.message)
+                else:
+                    if isinstance(issued, IssuedAndroidToken):
+                        context = {"issued": issued, "qr": _qr(issued.qr_code, _("Android enrollment QR code"))}
+                        return render(request, "console/enrollment/issued_android.html", context)
+                    payload = json.dumps(issued.qr_payload, separators=(",", ":"))
+                    context = {"issued": issued, "payload": payload, "qr": _qr(payload, _("Enrollment QR code"))}
+                    return render(request, "console/enrollment/issued.html", context)
     page = Paginator(selectors.enrollment_token_list(organization_id=org.pk), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     can_manage = request.org.can(Perm.ENROLLMENT_TOKENS_MANAGE)
-    return render(request, "console/enrollment/list.html", {"form": form, "page": page, "can_manage": can_manage})
+    context = {"form": form, "page": page, "can_manage": can_manage, "android": android}
+    return render(request, "console/enrollment/list.html", context)
 
 
 @require_POST
@@ -185,6 +212,101 @@ def enrollment_token_revoke_view(request, pk: uuid.UUID) -> HttpResponse:
     enrollment_token_revoke(enrollment_token=record, actor=request.org.actor, client_ip=client_ip(request))
     messages.success(request, _("Token %(prefix)s… revoked.") % {"prefix": record.prefix})
     return redirect("console:enrollment")
+
+
+def _android_page(
+    request,
+    *,
+    connect_form: AndroidConnectForm | None = None,
+    disconnect_form: AndroidDisconnectForm | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    org = request.org.organization
+    enterprise = enterprise_of(org.pk)
+    context = {
+        "missing": android_client.missing_settings(),
+        "enterprise": enterprise,
+        "devices": (
+            Device.objects.filter(organization=org, channel=ManagementChannel.ANDROID, state=DeviceState.ACTIVE).count()
+            if enterprise is not None
+            else 0
+        ),
+        "can_manage": request.org.can(Perm.ANDROID_ENTERPRISE_MANAGE),
+        "connect_form": connect_form or AndroidConnectForm(),
+        "disconnect_form": disconnect_form or AndroidDisconnectForm(),
+        "error": error,
+    }
+    return render(request, "console/android.html", context, status=status)
+
+
+@console_view()
+def android_enterprise(request) -> HttpResponse:
+    """The organization's Android Enterprise: what the bridge still needs, connecting, or the
+    enterprise with its devices and disconnecting (the owner's)."""
+    return _android_page(request)
+
+
+@require_POST
+@console_view(Perm.ANDROID_ENTERPRISE_MANAGE)
+def android_connect(request) -> HttpResponse:
+    """Start the signup: the owner goes to Google, which sends them back to the callback."""
+    form = AndroidConnectForm(request.POST)
+    if not form.is_valid():
+        return _android_page(request, connect_form=form, status=400)
+    try:
+        url = enterprise_signup_start(
+            organization=request.org.organization,
+            callback_url=settings.MDM_ISSUER.rstrip("/") + reverse("console:android-callback"),
+            admin_email=form.cleaned_data["admin_email"],
+            actor=request.org.actor,
+            client_ip=client_ip(request),
+        )
+    except ServiceError as exc:
+        return _android_page(request, connect_form=form, error=exc.message, status=exc.status)
+    return redirect(url)
+
+
+@console_view(Perm.ANDROID_ENTERPRISE_MANAGE)
+def android_callback(request) -> HttpResponse:
+    """Where Google sends the owner back after the signup (a GET: Google's redirect), with the
+    signup's `state` and the `enterpriseToken`; the enterprise is created then."""
+    try:
+        enterprise = enterprise_connect(
+            organization=request.org.organization,
+            state=request.GET.get("state", ""),
+            enterprise_token=request.GET.get("enterpriseToken", ""),
+            actor=request.org.actor,
+            client_ip=client_ip(request),
+        )
+    except ServiceError as exc:
+        return _android_page(request, error=exc.message, status=exc.status)
+    messages.success(request, _("Connected to Android Enterprise as %(name)s.") % {"name": enterprise.name})
+    return redirect("console:android")
+
+
+@require_POST
+@console_view(Perm.ANDROID_ENTERPRISE_MANAGE)
+def android_disconnect(request) -> HttpResponse:
+    form = AndroidDisconnectForm(request.POST)
+    if not form.is_valid():
+        return _android_page(request, disconnect_form=form, status=400)
+    try:
+        retired = enterprise_disconnect(
+            organization=request.org.organization,
+            confirm=form.cleaned_data["confirm"],
+            actor=request.org.actor,
+            client_ip=client_ip(request),
+        )
+    except ServiceError as exc:
+        if exc.field == "confirm":
+            form.add_error("confirm", exc.message)
+            return _android_page(request, disconnect_form=form, status=exc.status)
+        return _android_page(request, disconnect_form=form, error=exc.message, status=exc.status)
+    messages.success(
+        request, _("Disconnected from Android Enterprise: %(n)s Android device(s) retired.") % {"n": retired}
+    )
+    return redirect("console:android")
 
 
 @console_view(Perm.DEVICES_VIEW)

@@ -38,6 +38,10 @@ console = [
     path("personas/<uuid:pk>/android-policy/", persona_pages.persona_android_policy, name="persona-android-policy"),
     path("pushes/<uuid:pk>/progress/", persona_pages.push_progress_view, name="push-progress"),
     path("enrollment/<uuid:pk>/revoke/", device_pages.enrollment_token_revoke_view, name="enrollment-revoke"),
+    path("android/", device_pages.android_enterprise, name="android"),
+    path("android/connect/", device_pages.android_connect, name="android-connect"),
+    path("android/callback/", device_pages.android_callback, name="android-callback"),
+    path("android/disconnect/", device_pages.android_disconnect, name="android-disconnect"),
     path("signing-keys/", signing_key_pages.signing_keys, name="signing-keys"),
     path("signing-keys/<str:kid>/retire/", signing_key_pages.signing_key_retire_view, name="signing-key-retire"),
 ]
