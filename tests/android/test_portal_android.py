@@ -88,3 +88,24 @@ def test_the_consoles_push_progress_shows_the_android_part(client, google, actor
     push_android_sync(push_id=refused.pk)
     page = client.get(f"/console/pushes/{refused.pk}/progress/").content.decode()
     assert "Google refused the policy" in page
+
+
+def test_the_owner_connects_from_the_console_through_googles_signup(client, google, actors):
+    from urllib.parse import urlsplit
+    from urllib.request import HTTPRedirectHandler, build_opener
+
+    class NoRedirect(HTTPRedirectHandler):
+        def http_error_302(self, req, fp, code, msg, headers):
+            return fp
+
+    client.force_login(actors.owner)
+    to_google = client.post("/console/android/connect/")
+    assert to_google.status_code == 302 and to_google["Location"].startswith(google.url + "signup/")
+    with build_opener(NoRedirect).open(to_google["Location"]) as answer:  # noqa: S310 (the stand-in)
+        back = urlsplit(answer.headers["Location"])
+    assert back.path == "/console/android/callback/"
+    finished = client.get(f"{back.path}?{back.query}")
+    assert finished.status_code == 302
+    assert AndroidEnterprise.objects.get(organization=actors.org).connected
+    page = client.get("/console/android/").content.decode()
+    assert AndroidEnterprise.objects.get(organization=actors.org).name in page

@@ -38,7 +38,6 @@ def android_device(
     owner: User | None = None,
     ownership: str = Ownership.PERSONAL,
     applied_policy_version: int | None = None,
-    serial_number: str = "",
 ) -> Device:
     """A device as Google reports it: no agent keys, Google's name for it."""
     key = uuid.uuid4().hex[:12]
@@ -53,7 +52,6 @@ def android_device(
         os_version="15",
         persona=persona or Persona.objects.get(organization=organization, is_default=True),
         google_name=f"{ENTERPRISE}/devices/{key}",
-        serial_number=serial_number,
         signing_public_key=None,
         encryption_public_key=None,
         container_state=ContainerState.ACTIVE,
