@@ -101,7 +101,7 @@ def test_the_owner_connects_from_the_console_through_googles_signup(client, goog
     client.force_login(actors.owner)
     to_google = client.post("/console/android/connect/")
     assert to_google.status_code == 302 and to_google["Location"].startswith(google.url + "signup/")
-    with build_opener(NoRedirect).open(to_google["Location"]) as answer:  # noqa: S310 (the stand-in)
+    with build_opener(NoRedirect).open(to_google["Location"]) as answer:
         back = urlsplit(answer.headers["Location"])
     assert back.path == "/console/android/callback/"
     finished = client.get(f"{back.path}?{back.query}")
