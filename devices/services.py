@@ -58,6 +58,46 @@ def enrollment_qr_payload(token: str, kid: str = "") -> dict:
     return {"v": 1, "server": settings.MDM_ISSUER, "token": token, "pin": public_key_pin(bytes(key.public_key))}
 
 
+def enrollment_token_check(
+    *,
+    organization: Organization,
+    persona: Persona | None,
+    ownership: str,
+    uses: int,
+    expires_at: datetime,
+    employee: User | None,
+    now: datetime,
+) -> None:
+    """What any enrollment token (the agent's or Google's) must be: ServiceError naming the field."""
+    if ownership not in Ownership.values:
+        raise ServiceError(f"Ownership must be one of: {', '.join(Ownership.values)}.", field="ownership")
+    if not 1 <= uses <= MAX_TOKEN_USES:
+        raise ServiceError(f"Uses must be between 1 and {MAX_TOKEN_USES}.", field="uses")
+    if expires_at <= now:
+        raise ServiceError("The expiry must be in the future.", field="expires_at")
+    if expires_at - now > MAX_TOKEN_LIFETIME:
+        raise ServiceError(f"A token may live at most {MAX_TOKEN_LIFETIME.days} days.", field="expires_at")
+    if persona is not None and persona.organization_id != organization.pk:
+        raise ServiceError("No such persona.", field="persona")
+    if employee is not None and not Membership.objects.filter(organization=organization, user=employee).exists():
+        raise ServiceError("No such employee in this organization.", field="employee")
+    if employee is not None and uses != 1:
+        raise ServiceError("A token bound to one employee is for one device: uses must be 1.", field="uses")
+
+
+def enrollment_details(device: Device, token: EnrollmentToken) -> dict:
+    """The audit details of a device's enrollment (`device.enrolled`), whichever channel brought it."""
+    return {
+        "platform": device.platform,
+        "model": device.model,
+        "os_version": device.os_version,
+        "ownership": device.ownership,
+        "persona": device.persona.name if device.persona else None,
+        "token_prefix": token.prefix,
+        "owner": token.employee.email if token.employee else None,
+    }
+
+
 @dataclass(frozen=True)
 class IssuedEnrollmentToken:
     enrollment_token: EnrollmentToken
@@ -81,20 +121,10 @@ def enrollment_token_create(
 ) -> IssuedEnrollmentToken:
     now = timezone.now()
     expires_at = expires_at or now + DEFAULT_TOKEN_LIFETIME
-    if ownership not in Ownership.values:
-        raise ServiceError(f"Ownership must be one of: {', '.join(Ownership.values)}.", field="ownership")
-    if not 1 <= uses <= MAX_TOKEN_USES:
-        raise ServiceError(f"Uses must be between 1 and {MAX_TOKEN_USES}.", field="uses")
-    if expires_at <= now:
-        raise ServiceError("The expiry must be in the future.", field="expires_at")
-    if expires_at - now > MAX_TOKEN_LIFETIME:
-        raise ServiceError(f"A token may live at most {MAX_TOKEN_LIFETIME.days} days.", field="expires_at")
-    if persona is not None and persona.organization_id != organization.pk:
-        raise ServiceError("No such persona.", field="persona")
-    if employee is not None and not Membership.objects.filter(organization=organization, user=employee).exists():
-        raise ServiceError("No such employee in this organization.", field="employee")
-    if employee is not None and uses != 1:
-        raise ServiceError("A token bound to one employee is for one device: uses must be 1.", field="uses")
+    enrollment_token_check(
+        organization=organization, persona=persona, ownership=ownership, uses=uses, expires_at=expires_at,
+        employee=employee, now=now,
+    )  # fmt: skip
     token = ENROLLMENT_TOKEN_PREFIX + secrets.token_urlsafe(32)
     record = EnrollmentToken(
         organization=organization,
@@ -236,15 +266,7 @@ def device_enroll(*, request: EnrollmentRequest, client_ip: str | None = None) -
             action="device.enrolled",
             actor=Actor.device(device),
             target=device,
-            details={
-                "platform": device.platform,
-                "model": device.model,
-                "os_version": device.os_version,
-                "ownership": device.ownership,
-                "persona": device.persona.name if device.persona else None,
-                "token_prefix": record.prefix,
-                "owner": record.employee.email if record.employee else None,
-            },
+            details=enrollment_details(device, record),
             client_ip=client_ip,
         )
     return device

@@ -21,6 +21,17 @@ logger = logging.getLogger(__name__)
 GOOGLE_RETRIES = 12
 
 
+def _with_google(task, call):
+    """Run `call()`; what Google asked to wait for (429, 5xx, unreachable) is retried with backoff,
+    what it refused is the task's failure."""
+    try:
+        return call()
+    except google.GoogleError as exc:
+        if exc.retryable:
+            raise _google_retry(task, exc) from exc
+        raise
+
+
 def _google_retry(task, exc: google.GoogleError):
     """Retry a task Google asked to wait (429, 5xx, unreachable): 2, 4, 8 ... s, at most 30 min."""
     delay = min(1800, 2 ** (task.request.retries + 1))
@@ -82,33 +93,21 @@ def enrollment_tokens_forget_expired_task() -> int:
 @shared_task(bind=True)
 def android_push_sync_task(self, push_id: str) -> str:
     """The Android part of a push: the persona's policy patched at Google (idempotent)."""
-    try:
-        return android_policies.push_android_sync(push_id=push_id)
-    except google.GoogleError as exc:
-        if exc.retryable:
-            raise _google_retry(self, exc) from exc
-        raise
+    return _with_google(self, lambda: android_policies.push_android_sync(push_id=push_id))
 
 
 @shared_task(bind=True)
 def android_policies_sync_task(self, organization_id: str) -> int:
     """Every persona's policy sent to Google (an organization just connected)."""
-    try:
-        return android_policies.organization_policies_send(organization_id=organization_id)
-    except google.GoogleError as exc:
-        if exc.retryable:
-            raise _google_retry(self, exc) from exc
-        raise
+    return _with_google(self, lambda: android_policies.organization_policies_send(organization_id=organization_id))
 
 
 @shared_task(bind=True)
 def android_enrollment_token_delete_task(self, google_name: str) -> bool:
     """Delete a revoked or used-up enrollment token at Google (already gone is fine)."""
     try:
-        google.enrollment_token_delete(name=google_name)
+        _with_google(self, lambda: google.enrollment_token_delete(name=google_name))
     except google.GoogleError as exc:
-        if exc.retryable:
-            raise _google_retry(self, exc) from exc
         if exc.status != 404:
             raise
     return True

@@ -32,7 +32,7 @@ from devices.commands.results import command_record_result
 from devices.commands.wipe import wipe_corporate
 from devices.compliance import evaluate_compliance
 from devices.models import AndroidEnterprise, Command, Device, EnrollmentToken, PubSubMessage
-from devices.services import ANDROID_TOKEN_DELETE_TASK, device_retire
+from devices.services import ANDROID_TOKEN_DELETE_TASK, device_retire, enrollment_details
 from mdm.actors import Actor
 from mdm.audit import audit_event_record
 from mdm.celery import app as celery_app
@@ -211,15 +211,7 @@ def _enroll(enterprise: AndroidEnterprise, name: str, data: dict[str, Any]) -> D
         action="device.enrolled",
         actor=Actor.device(device),
         target=device,
-        details={
-            "platform": device.platform,
-            "model": device.model,
-            "os_version": device.os_version,
-            "ownership": device.ownership,
-            "persona": device.persona.name if device.persona else None,
-            "token_prefix": token.prefix,
-            "owner": token.employee.email if token.employee else None,
-        },
+        details=enrollment_details(device, token),
     )
     return device
 

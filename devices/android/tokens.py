@@ -30,12 +30,12 @@ from devices.android.enterprise import _google_error, enterprise_of
 from devices.android.policies import persona_policy_send
 from devices.choices import ManagementChannel, Ownership, TokenStatus
 from devices.models import EnrollmentToken
-from devices.services import DEFAULT_TOKEN_LIFETIME, MAX_TOKEN_LIFETIME, MAX_TOKEN_USES, _token_context
+from devices.services import DEFAULT_TOKEN_LIFETIME, _token_context, enrollment_token_check
 from mdm.actors import Actor
 from mdm.audit import audit_event_record
 from mdm.errors import ServiceError
 from mdm.keyring import keyring, register_wrapped
-from mdm.models import Membership, Organization, User
+from mdm.models import Organization, User
 from personas.models import Persona
 from personas.services import default_persona
 
@@ -73,20 +73,10 @@ def android_token_create(
     is deleted again so that no token lives at Google that this server does not know."""
     now = timezone.now()
     expires_at = expires_at or now + DEFAULT_TOKEN_LIFETIME
-    if ownership not in Ownership.values:
-        raise ServiceError(f"Ownership must be one of: {', '.join(Ownership.values)}.", field="ownership")
-    if not 1 <= uses <= MAX_TOKEN_USES:
-        raise ServiceError(f"Uses must be between 1 and {MAX_TOKEN_USES}.", field="uses")
-    if expires_at <= now:
-        raise ServiceError("The expiry must be in the future.", field="expires_at")
-    if expires_at - now > MAX_TOKEN_LIFETIME:
-        raise ServiceError(f"A token may live at most {MAX_TOKEN_LIFETIME.days} days.", field="expires_at")
-    if persona is not None and persona.organization_id != organization.pk:
-        raise ServiceError("No such persona.", field="persona")
-    if employee is not None and not Membership.objects.filter(organization=organization, user=employee).exists():
-        raise ServiceError("No such employee in this organization.", field="employee")
-    if employee is not None and uses != 1:
-        raise ServiceError("A token bound to one employee is for one device: uses must be 1.", field="uses")
+    enrollment_token_check(
+        organization=organization, persona=persona, ownership=ownership, uses=uses, expires_at=expires_at,
+        employee=employee, now=now,
+    )  # fmt: skip
     enterprise = enterprise_of(organization.pk)
     if enterprise is None:
         raise ServiceError(

@@ -98,34 +98,24 @@ class EnrollmentTokenListApi(OrgScopedMixin, generics.ListAPIView):
         expires_at = data.get("expires_at")
         if "expires_in" in data:
             expires_at = timezone.now() + data["expires_in"]
+        kwargs = {
+            "organization": self.organization,
+            "persona": persona,
+            "ownership": data["ownership"],
+            "uses": data["uses"],
+            "expires_at": expires_at,
+            "employee": employee,
+            "note": data["note"],
+            "created_by": self.org_context.user,
+            "actor": self.org_context.actor,
+            "client_ip": client_ip(request),
+        }
         if data["channel"] == ManagementChannel.ANDROID:
-            google = android_token_create(
-                organization=self.organization,
-                persona=persona,
-                ownership=data["ownership"],
-                uses=data["uses"],
-                expires_at=expires_at,
-                employee=employee,
-                note=data["note"],
-                created_by=self.org_context.user,
-                actor=self.org_context.actor,
-                client_ip=client_ip(request),
-            )
+            google = android_token_create(**kwargs)
             body = EnrollmentTokenCreatedSerializer(google.enrollment_token).data
             body.update(token=google.value, qr_payload=None, android=android_token_body(google))
             return Response(body, status=status.HTTP_201_CREATED)
-        issued = enrollment_token_create(
-            organization=self.organization,
-            persona=persona,
-            ownership=data["ownership"],
-            uses=data["uses"],
-            expires_at=expires_at,
-            employee=employee,
-            note=data["note"],
-            created_by=self.org_context.user,
-            actor=self.org_context.actor,
-            client_ip=client_ip(request),
-        )
+        issued = enrollment_token_create(**kwargs)
         body = EnrollmentTokenCreatedSerializer(issued.enrollment_token).data
         body["token"] = issued.token
         body["qr_payload"] = issued.qr_payload
