@@ -409,7 +409,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {"SharingDecisionEnum": "personas.choices.Decision"},
+    "ENUM_NAME_OVERRIDES": {
+        "SharingDecisionEnum": "personas.choices.Decision",
+        "ManagementChannelEnum": "devices.choices.ManagementChannel",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "mdm.api.schema.add_problem_responses",

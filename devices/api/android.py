@@ -40,7 +40,12 @@ class AndroidEnterpriseSerializer(serializers.Serializer):
 
 
 class SignupSerializer(serializers.Serializer):
-    callback_url = serializers.URLField(max_length=1000, help_text="Where Google sends the owner back.")
+    callback_url = serializers.URLField(max_length=1000, help_text="Where Google sends the owner back (http or https).")
+
+    def validate_callback_url(self, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise serializers.ValidationError("An http or https URL.")
+        return value
 
 
 class SignupAnswerSerializer(serializers.Serializer):

@@ -234,3 +234,27 @@ def test_a_push_token_must_be_googles_for_our_audience_and_service_account(googl
     with pytest.raises(pubsub.Refused) as off:
         pubsub.verify_push_token(f"Bearer {google.id_token(audience=audience)}")
     assert off.value.status == 503
+
+
+def test_the_admin_api_refuses_bad_bodies_and_non_owners(google, actors):
+    owner = actors.api(actors.owner)
+    for body, field in (
+        ({"callback_url": "ftp://mdm.test/cb"}, "callback_url"),
+        ({"callback_url": "https://mdm.test/cb", "extra": 1}, "extra"),
+        ({}, "callback_url"),
+    ):
+        answer = owner.post("/api/v1/android/enterprise/signup/", body, format="json")
+        assert answer.status_code == 400 and field in answer.json()["errors"], answer.json()
+    assert (
+        actors.api(actors.admin)
+        .post("/api/v1/android/enterprise/signup/", {"callback_url": "https://mdm.test/cb"}, format="json")
+        .status_code
+        == 403
+    )
+    state = actors.api(actors.auditor).get("/api/v1/android/enterprise/").json()
+    assert state["configured"] is True and state["connected"] is False
+    assert actors.api(actors.outsider).get("/api/v1/android/enterprise/").json()["connected"] is False
+    connect(google, actors)
+    assert actors.api(actors.outsider).get("/api/v1/android/enterprise/").json()["connected"] is False
+    refused = owner.delete("/api/v1/android/enterprise/", {"confirm": "Globex"}, format="json")
+    assert refused.status_code == 400
