@@ -36,7 +36,8 @@ def enterprise_of(organization_id: uuid.UUID | str) -> AndroidEnterprise | None:
     return AndroidEnterprise.objects.filter(organization_id=organization_id).exclude(name="").first()
 
 
-def _google_error(exc: client.GoogleError) -> ServiceError:
+def google_service_error(exc: client.GoogleError) -> ServiceError:
+    """What a person is told when Google could not do it: off, busy (try again), or refused."""
     if isinstance(exc, client.NotConfigured):
         return ServiceError(exc.message, code="android_not_configured", status=409)
     if exc.retryable:
@@ -60,7 +61,7 @@ def enterprise_signup_start(
             callback_url=f"{callback_url}{separator}{urlencode({'state': state})}", admin_email=admin_email
         )
     except client.GoogleError as exc:
-        raise _google_error(exc) from exc
+        raise google_service_error(exc) from exc
     with transaction.atomic():
         AndroidEnterprise.objects.update_or_create(
             organization=organization,
@@ -109,7 +110,7 @@ def enterprise_connect(
             signup_url_name=record.signup_url_name, enterprise_token=enterprise_token, display_name=organization.name
         )
     except client.GoogleError as exc:
-        raise _google_error(exc) from exc
+        raise google_service_error(exc) from exc
     with transaction.atomic():
         record = AndroidEnterprise.objects.select_for_update().get(pk=record.pk)
         record.name = created["name"]
@@ -157,7 +158,7 @@ def enterprise_disconnect(
         client.enterprise_delete(name=record.name)
     except client.GoogleError as exc:
         if exc.status != 404:  # already gone at Google: finish here
-            raise _google_error(exc) from exc
+            raise google_service_error(exc) from exc
     with transaction.atomic():
         EnrollmentToken.objects.filter(
             organization=organization, channel=ManagementChannel.ANDROID, revoked_at__isnull=True

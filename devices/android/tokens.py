@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from devices.android import client
-from devices.android.enterprise import _google_error, enterprise_of
+from devices.android.enterprise import enterprise_of, google_service_error
 from devices.android.policies import persona_policy_send
 from devices.choices import ManagementChannel, Ownership, TokenStatus
 from devices.models import EnrollmentToken
@@ -111,7 +111,7 @@ def android_token_create(
         persona_policy_send(enterprise=enterprise.name, persona=persona)
         created = client.enrollment_token_create(enterprise=enterprise.name, body=body)
     except client.GoogleError as exc:
-        raise _google_error(exc) from exc
+        raise google_service_error(exc) from exc
     value, qr_code = str(created["value"]), str(created.get("qrCode", ""))
     try:
         with transaction.atomic():

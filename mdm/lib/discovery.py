@@ -49,29 +49,32 @@ def document(service: str = "androidmanagement", version: str = "v1") -> dict[st
 
 def method(doc: Mapping[str, Any], method_id: str) -> dict[str, Any]:
     """A method's description by its id (`androidmanagement.enterprises.policies.patch`)."""
-    found = _index(doc).get(method_id)
+    found = methods(doc).get(method_id)
     if found is None:
         raise DiscoveryError(f"No method {method_id!r} in {doc.get('id')}.")
     return found
 
 
-_INDEXES: dict[int, dict[str, dict[str, Any]]] = {}
+# The last document indexed, with its index: the stand-in and the validator ask of one document.
+_indexed: tuple[Mapping[str, Any], dict[str, dict[str, Any]]] | None = None
 
 
-def _index(doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    key = id(doc)
-    if key not in _INDEXES:
-        found: dict[str, dict[str, Any]] = {}
+def methods(doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every method's description in the document, by its id."""
+    global _indexed
+    if _indexed is not None and _indexed[0] is doc:
+        return _indexed[1]
+    found: dict[str, dict[str, Any]] = {}
 
-        def walk(resources: Mapping[str, Any]) -> None:
-            for resource in resources.values():
-                for description in resource.get("methods", {}).values():
-                    found[description["id"]] = description
-                walk(resource.get("resources", {}))
+    def walk(resources: Mapping[str, Any]) -> None:
+        for resource in resources.values():
+            for description in resource.get("methods", {}).values():
+                found[description["id"]] = description
+            walk(resource.get("resources", {}))
 
-        walk(doc.get("resources", {}))
-        _INDEXES[key] = found
-    return _INDEXES[key]
+    walk(doc.get("resources", {}))
+    _indexed = (doc, found)
+    return found
 
 
 def validate(doc: Mapping[str, Any], schema: str, value: Any, *, strict: bool = False, path: str = "") -> list[str]:

@@ -355,7 +355,7 @@ class AmapiStandIn:
 
     def _routes(self) -> list[tuple[str, re.Pattern[str], dict[str, Any]]]:
         routes = []
-        for method_id, description in discovery._index(self.doc).items():
+        for method_id, description in discovery.methods(self.doc).items():
             flat = description["flatPath"]
             pattern = re.escape("/" + flat)
             pattern = re.sub(r"\\\{[A-Za-z]+\\\}", r"[^/:]+", pattern)
