@@ -95,6 +95,8 @@ INSTALLED_APPS = [
     "mdm",
     "personas",
     "devices",
+    "directory",
+    "events",
 ]
 
 MIDDLEWARE = [
