@@ -59,6 +59,8 @@ register_actions(
         "signing_key.rotated": {"old_kid", "new_kid"},
         "signing_key.retired": {"kid", "devices_pinning", "forced"},
         "audit.chain_verified": {"ok", "events", "first_broken_seq", "reason"},
+        # A CSV export (devices, audit log, a push's results) and the filters it was taken with.
+        "data.exported": {"what", "filters"},
     }
 )
 

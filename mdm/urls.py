@@ -13,6 +13,7 @@ from devices import portal as device_portal
 from devices import signing_keys_views as signing_key_pages
 from devices import views as device_pages
 from devices.android import pubsub as android_pubsub
+from mdm import metrics
 from mdm.console import members
 from mdm.console.urls import urlpatterns as console_auth
 from mdm.views import public
@@ -22,6 +23,7 @@ console = [
     *console_auth,
     path("", device_pages.dashboard, name="dashboard"),
     path("devices/", device_pages.device_list, name="devices"),
+    path("devices/export.csv", device_pages.device_export_view, name="devices-export"),
     path("devices/<uuid:pk>/", device_pages.device_detail, name="device"),
     path("devices/<uuid:pk>/wipe-status/", device_pages.device_wipe_status, name="device-wipe-status"),
     path("devices/<uuid:pk>/lock/", device_pages.device_lock, {"lock": True}, name="device-lock"),
@@ -36,6 +38,7 @@ console = [
     path("personas/<uuid:pk>/", persona_pages.persona_edit, name="persona"),
     path("personas/<uuid:pk>/preview/", persona_pages.persona_preview, name="persona-preview"),
     path("personas/<uuid:pk>/android-policy/", persona_pages.persona_android_policy, name="persona-android-policy"),
+    path("pushes/<uuid:pk>/results.csv", device_pages.push_result_export_view, name="push-results-export"),
     path("pushes/<uuid:pk>/progress/", persona_pages.push_progress_view, name="push-progress"),
     path("enrollment/<uuid:pk>/revoke/", device_pages.enrollment_token_revoke_view, name="enrollment-revoke"),
     path("android/", device_pages.android_enterprise, name="android"),
@@ -73,6 +76,7 @@ urlpatterns = [
     path(".well-known/jwks.json", public.jwks_view, name="jwks"),
     path("healthz", public.healthz, name="healthz"),
     path("readyz", public.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     # Google's door: Pub/Sub pushes of Android Management API notifications (their own ID token).
     path("android/pubsub/", android_pubsub.pubsub_push, name="android-pubsub"),
 ]

@@ -8,7 +8,7 @@ import uuid
 
 import segno
 from django.db.models import QuerySet
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -36,6 +36,13 @@ from devices.api.serializers import (
     WipeSerializer,
 )
 from devices.choices import ManagementChannel
+from devices.exports import (
+    DEVICE_COLUMNS,
+    PUSH_RESULT_COLUMNS,
+    device_export,
+    filters_detail,
+    push_result_export,
+)
 from devices.filters import DEVICE_QUERY_PARAMS, device_filter_from_query
 from devices.models import Command, Device, EnrollmentToken, Push, Wipe
 from devices.push import push_progress
@@ -46,10 +53,13 @@ from devices.services import (
     enrollment_token_secret,
 )
 from devices.wipe import corporate_lock, corporate_wipe_request, employee_wipe, wipe_approve, wipe_cancel
+from mdm.api.csv import CSV_RESPONSE, CsvExportMixin
 from mdm.api.errors import Gone
 from mdm.api.pagination import SeekPagePagination
 from mdm.api.params import QueryParam, openapi_parameters, parse_query
 from mdm.api.permissions import OrgScopedMixin
+from mdm.exports import export_record
+from mdm.lib.csvstream import csv_response, export_filename
 from mdm.lib.http import client_ip
 from mdm.permissions import Perm
 from personas.selectors import persona_get
@@ -176,6 +186,31 @@ class DeviceListApi(OrgScopedMixin, generics.ListAPIView):
         return selectors.device_list(organization_id=self.organization.pk, filters=filters)
 
 
+@extend_schema(parameters=openapi_parameters(DEVICE_QUERY_PARAMS), responses=CSV_RESPONSE)
+class DeviceExportApi(CsvExportMixin, OrgScopedMixin, APIView):
+    """The device list as CSV, with the list's filters and order; streamed, whatever its length."""
+
+    required_perms = {"GET": Perm.DEVICES_VIEW}
+    export_params = DEVICE_QUERY_PARAMS
+
+    def get(self, request: Request) -> StreamingHttpResponse:
+        self.refuse_unknown_params(request)
+        filters = device_filter_from_query(request)
+        export_record(
+            organization=self.organization,
+            actor=self.org_context.actor,
+            what="devices",
+            filters=filters_detail(filters),
+            client_ip=client_ip(request),
+        )
+        return csv_response(
+            request,
+            filename=export_filename("devices", self.organization.slug),
+            header=DEVICE_COLUMNS,
+            chunks=device_export(organization_id=self.organization.pk, filters=filters),
+        )
+
+
 class DeviceDetailApi(OrgScopedMixin, generics.RetrieveAPIView):
     required_perms = {"GET": Perm.DEVICES_VIEW}
     serializer_class = DeviceSerializer
@@ -202,6 +237,31 @@ class PushDetailApi(OrgScopedMixin, APIView):
         """Progress of a policy push: devices targeted, queued, delivered, acknowledged, failed."""
         push = get_object_or_404(Push.objects.filter(organization=self.organization), pk=pk)
         return Response(push_progress(push))
+
+
+@extend_schema(responses=CSV_RESPONSE)
+class PushResultExportApi(CsvExportMixin, OrgScopedMixin, APIView):
+    """A push's per-device results as CSV: each agent device's command, each Android device's
+    policy version at Google."""
+
+    required_perms = {"GET": Perm.PUSHES_VIEW}
+
+    def get(self, request: Request, pk: uuid.UUID) -> StreamingHttpResponse:
+        self.refuse_unknown_params(request)
+        push = get_object_or_404(Push.objects.filter(organization=self.organization), pk=pk)
+        export_record(
+            organization=self.organization,
+            actor=self.org_context.actor,
+            what="push_results",
+            filters={"push": push.pk},
+            client_ip=client_ip(request),
+        )
+        return csv_response(
+            request,
+            filename=export_filename(f"push-{push.pk}", self.organization.slug),
+            header=PUSH_RESULT_COLUMNS,
+            chunks=push_result_export(push=push),
+        )
 
 
 def _device(view: OrgScopedMixin, pk: uuid.UUID) -> Device:

@@ -11,6 +11,7 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("switch-organization/", views.switch_organization, name="switch-organization"),
     path("audit/", views.audit_log, name="audit"),
+    path("audit/export.csv", views.audit_export_view, name="audit-export"),
     path("members/", members.members, name="members"),
     path("members/<uuid:pk>/", members.member_change, name="member-change"),
     path("members/invitations/<uuid:pk>/cancel/", members.member_invitation_revoke, name="member-invitation-revoke"),

@@ -11,7 +11,9 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpResponse, HttpResponseBadRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -21,7 +23,10 @@ from mdm.audit import AUDIT_ACTIONS
 from mdm.celery import enqueue_on_commit
 from mdm.console import lockout
 from mdm.console.decorators import console_view
+from mdm.exports import AUDIT_COLUMNS, audit_export, export_record
 from mdm.lib import cache
+from mdm.lib.csvstream import csv_response, export_filename
+from mdm.lib.http import client_ip
 from mdm.models import AuditEvent
 from mdm.permissions import SESSION_ORG_KEY, Perm, memberships_of
 from mdm.selectors import SeekPaginator
@@ -98,6 +103,26 @@ class AuditFilterForm(forms.Form):
 
 def _start_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
+
+
+@console_view(Perm.AUDIT_VIEW)
+def audit_export_view(request) -> HttpResponseBase:
+    """The log as CSV, with the filters on screen (in error: back to the log, which shows them)."""
+    org = request.org.organization
+    form = AuditFilterForm(request.GET or None)
+    events: QuerySet[AuditEvent] = AuditEvent.objects.filter(organization=org)
+    if form.is_bound:
+        if not form.is_valid():
+            messages.error(request, _("Correct the filters first: nothing was exported."))
+            return redirect(f"{reverse('console:audit')}?{request.GET.urlencode()}")
+        events = form.filter(events)
+    filters = {name: value for name, value in (form.cleaned_data if form.is_bound else {}).items() if value}
+    export_record(
+        organization=org, actor=request.org.actor, what="audit_events", filters=filters, client_ip=client_ip(request)
+    )
+    return csv_response(
+        request, filename=export_filename("audit", org.slug), header=AUDIT_COLUMNS, chunks=audit_export(events)
+    )
 
 
 @console_view(Perm.AUDIT_VIEW)

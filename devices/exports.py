@@ -1,0 +1,95 @@
+"""CSV exports of the devices app, the same for the console and the admin API: the device list
+(with the list's filters) and a push's per-device results. Streamed (mdm.lib.csvstream)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from django.db.models import QuerySet
+
+from devices import selectors
+from devices.choices import AndroidPolicySync, DeviceState, ManagementChannel
+from devices.models import Command, Device, Push
+from devices.selectors import DeviceFilter
+from mdm.lib.csvstream import keyset_chunks
+
+DEVICE_COLUMNS = (
+    "id", "name", "owner", "ownership", "platform", "channel", "model", "os_version", "agent_version",
+    "persona", "persona_id", "state", "container_state", "policy_version", "applied_policy_version",
+    "compliant", "failing_checks", "noncompliant_since", "enrolled_at", "last_seen_at", "silent", "retired_at",
+)  # fmt: skip
+
+
+def _failing(compliance: Any) -> str:
+    """The checks a device fails, by name (`passcode_compliant;encrypted`): what its report says."""
+    if not isinstance(compliance, dict):
+        return ""
+    return ";".join(sorted(str(name) for name, ok in compliance.items() if ok is False))
+
+
+def _device_row(device: Device) -> Sequence[Any]:
+    return (
+        device.pk, device.name, device.owner.email if device.owner else None, device.ownership, device.platform,
+        device.channel, device.model, device.os_version, device.agent_version,
+        device.persona.name if device.persona else None, device.persona_id, device.state, device.container_state,
+        device.policy_version, device.applied_policy_version, device.compliant, _failing(device.compliance),
+        device.noncompliant_since, device.enrolled_at, device.last_seen_at, device.silent, device.retired_at,
+    )  # fmt: skip
+
+
+def device_export(*, organization_id: Any, filters: DeviceFilter) -> Iterator[list[Sequence[Any]]]:
+    """The device list as the console and the API show it (same filters, same order)."""
+    devices = selectors.device_list(organization_id=organization_id, filters=filters)
+    return keyset_chunks(devices, order=("-enrolled_at", "id"), row=_device_row)
+
+
+PUSH_RESULT_COLUMNS = (
+    "device_id", "device_name", "owner", "channel", "command_id", "state", "attempts", "detail",
+    "queued_at", "delivered_at", "completed_at",
+)  # fmt: skip
+
+
+def _command_row(command: Command) -> Sequence[Any]:
+    device = command.device
+    return (
+        device.pk, device.name, device.owner.email if device.owner else None, device.channel, command.pk,
+        command.state, command.attempts, command.detail, command.created_at, command.delivered_at,
+        command.completed_at,
+    )  # fmt: skip
+
+
+def _android_row(push: Push) -> Any:
+    """An Android device has no command of its own: Google applies the persona's policy, and the
+    device's reported policy version says whether this push's version reached it."""
+    version = push.android_policy_version
+
+    def row(device: Device) -> Sequence[Any]:
+        applied = version is not None and (device.applied_policy_version or 0) >= version
+        state = "applied" if applied else (push.android_sync or "pending")
+        detail = push.android_detail if not applied else ""
+        owner = device.owner.email if device.owner else None
+        return (device.pk, device.name, owner, device.channel, None, state, None, detail, None, None, None)
+
+    return row
+
+
+def push_result_export(*, push: Push) -> Iterator[list[Sequence[Any]]]:
+    """One row per device the push reached: its command's state (agent devices), or whether Google
+    applied the policy version (Android devices)."""
+    commands: QuerySet[Command] = Command.objects.filter(push=push).select_related("device", "device__owner")
+    yield from keyset_chunks(commands, order=("id",), row=_command_row)
+    if push.android_sync == AndroidPolicySync.NOT_NEEDED:
+        return
+    android = Device.objects.filter(
+        persona_id=push.persona_id, state=DeviceState.ACTIVE, channel=ManagementChannel.ANDROID
+    ).select_related("owner")
+    if push.device_ids is not None:
+        android = android.filter(pk__in=push.device_ids)
+    yield from keyset_chunks(android, order=("id",), row=_android_row(push))
+
+
+def filters_detail(filters: DeviceFilter) -> dict[str, str]:
+    """The filters of an export, for its audit event."""
+    return {name: str(value) for name, value in asdict(filters).items() if value is not None}
