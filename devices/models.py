@@ -254,7 +254,16 @@ class Command(models.Model):
 
     class Meta:
         ordering = ["priority", "created_at", "id"]
-        indexes = [models.Index(fields=["device", "state", "priority", "created_at"], name="command_device_pending")]
+        indexes = [
+            models.Index(fields=["device", "state", "priority", "created_at"], name="command_device_pending"),
+            # /metrics counts the pending commands by age at every scrape: from here, not from the
+            # whole history of answered ones.
+            models.Index(
+                fields=["state", "created_at"],
+                name="command_pending_age",
+                condition=models.Q(state__in=PENDING_COMMAND_STATES),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} ({self.state})"

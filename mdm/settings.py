@@ -9,6 +9,8 @@ Two modes, chosen by `MDM_MODE`:
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -364,6 +366,23 @@ if env.bool("MDM_BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # How many reverse proxies in front of us append to X-Forwarded-For; 0 trusts none of it.
 MDM_TRUSTED_PROXY_COUNT = env.int("MDM_TRUSTED_PROXY_COUNT", default=0)
+
+# /metrics (Prometheus): scraped with its own bearer token, or from an allowed network (the
+# address as client_ip() sees it, so MDM_TRUSTED_PROXY_COUNT applies). Only the token's SHA-256 is
+# kept in memory. Loopback by default; an empty list allows only the token.
+_metrics_token = env_secret("MDM_METRICS_TOKEN") or ""
+if _metrics_token and len(_metrics_token) < 24:
+    raise ImproperlyConfigured("MDM_METRICS_TOKEN must be at least 24 characters.")
+MDM_METRICS_TOKEN_SHA256 = hashlib.sha256(_metrics_token.encode()).hexdigest() if _metrics_token else ""
+del _metrics_token
+try:
+    MDM_METRICS_ALLOWED_NETWORKS = [
+        ipaddress.ip_network(network.strip(), strict=False)
+        for network in env.list("MDM_METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"])
+        if network.strip()
+    ]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"MDM_METRICS_ALLOWED_NETWORKS: {exc}") from exc
 
 # --- Static files ---------------------------------------------------------------------------------
 
