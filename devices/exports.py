@@ -3,11 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
-
-from django.db.models import QuerySet
 
 from devices import selectors
 from devices.choices import AndroidPolicySync, DeviceState, ManagementChannel
@@ -29,20 +27,26 @@ def _failing(compliance: Any) -> str:
     return ";".join(sorted(str(name) for name, ok in compliance.items() if ok is False))
 
 
-def _device_row(device: Device) -> Sequence[Any]:
-    return (
-        device.pk, device.name, device.owner.email if device.owner else None, device.ownership, device.platform,
-        device.channel, device.model, device.os_version, device.agent_version,
-        device.persona.name if device.persona else None, device.persona_id, device.state, device.container_state,
-        device.policy_version, device.applied_policy_version, device.compliant, _failing(device.compliance),
-        device.noncompliant_since, device.enrolled_at, device.last_seen_at, device.silent, device.retired_at,
-    )  # fmt: skip
+# The values read for each device, in DEVICE_COLUMNS' order (compliance: its checks, from which
+# `failing_checks` is made).
+_DEVICE_VALUES = (
+    "id", "name", "owner__email", "ownership", "platform", "channel", "model", "os_version", "agent_version",
+    "persona__name", "persona_id", "state", "container_state", "policy_version", "applied_policy_version",
+    "compliant", "compliance", "noncompliant_since", "enrolled_at", "last_seen_at", "silent", "retired_at",
+)  # fmt: skip
+_COMPLIANCE = _DEVICE_VALUES.index("compliance")
+
+
+def _device_row(values: tuple[Any, ...]) -> Sequence[Any]:
+    cells = list(values)
+    cells[_COMPLIANCE] = _failing(cells[_COMPLIANCE])
+    return cells
 
 
 def device_export(*, organization_id: Any, filters: DeviceFilter) -> Iterator[list[Sequence[Any]]]:
     """The device list as the console and the API show it (same filters, same order)."""
     devices = selectors.device_list(organization_id=organization_id, filters=filters)
-    return keyset_chunks(devices, order=("-enrolled_at", "id"), row=_device_row)
+    return keyset_chunks(devices, columns=_DEVICE_VALUES, order=("-enrolled_at", "id"), row=_device_row)
 
 
 PUSH_RESULT_COLUMNS = (
@@ -51,26 +55,24 @@ PUSH_RESULT_COLUMNS = (
 )  # fmt: skip
 
 
-def _command_row(command: Command) -> Sequence[Any]:
-    device = command.device
-    return (
-        device.pk, device.name, device.owner.email if device.owner else None, device.channel, command.pk,
-        command.state, command.attempts, command.detail, command.created_at, command.delivered_at,
-        command.completed_at,
-    )  # fmt: skip
+_COMMAND_VALUES = (
+    "device_id", "device__name", "device__owner__email", "device__channel", "id", "state", "attempts", "detail",
+    "created_at", "delivered_at", "completed_at",
+)  # fmt: skip
+_ANDROID_VALUES = ("id", "name", "owner__email", "channel", "applied_policy_version")
 
 
-def _android_row(push: Push) -> Any:
+def _android_row(push: Push) -> Callable[[tuple[Any, ...]], Sequence[Any]]:
     """An Android device has no command of its own: Google applies the persona's policy, and the
     device's reported policy version says whether this push's version reached it."""
     version = push.android_policy_version
 
-    def row(device: Device) -> Sequence[Any]:
-        applied = version is not None and (device.applied_policy_version or 0) >= version
+    def row(values: tuple[Any, ...]) -> Sequence[Any]:
+        device_id, name, owner, channel, applied_version = values
+        applied = version is not None and (applied_version or 0) >= version
         state = "applied" if applied else (push.android_sync or "pending")
         detail = push.android_detail if not applied else ""
-        owner = device.owner.email if device.owner else None
-        return (device.pk, device.name, owner, device.channel, None, state, None, detail, None, None, None)
+        return (device_id, name, owner, channel, None, state, None, detail, None, None, None)
 
     return row
 
@@ -78,16 +80,16 @@ def _android_row(push: Push) -> Any:
 def push_result_export(*, push: Push) -> Iterator[list[Sequence[Any]]]:
     """One row per device the push reached: its command's state (agent devices), or whether Google
     applied the policy version (Android devices)."""
-    commands: QuerySet[Command] = Command.objects.filter(push=push).select_related("device", "device__owner")
-    yield from keyset_chunks(commands, order=("id",), row=_command_row)
+    commands = Command.objects.filter(push=push)
+    yield from keyset_chunks(commands, columns=_COMMAND_VALUES, order=("id",))
     if push.android_sync == AndroidPolicySync.NOT_NEEDED:
         return
     android = Device.objects.filter(
         persona_id=push.persona_id, state=DeviceState.ACTIVE, channel=ManagementChannel.ANDROID
-    ).select_related("owner")
+    )
     if push.device_ids is not None:
         android = android.filter(pk__in=push.device_ids)
-    yield from keyset_chunks(android, order=("id",), row=_android_row(push))
+    yield from keyset_chunks(android, columns=_ANDROID_VALUES, order=("id",), row=_android_row(push))
 
 
 def filters_detail(filters: DeviceFilter) -> dict[str, str]:

@@ -20,17 +20,23 @@ AUDIT_COLUMNS = (
 )  # fmt: skip
 
 
-def _audit_row(event: AuditEvent) -> Sequence[Any]:
-    details = json.dumps(event.details, sort_keys=True, ensure_ascii=False) if event.details else ""
-    return (
-        event.seq, event.created_at, event.actor_type, event.actor_id, event.actor_label, event.action,
-        event.target_type, event.target_id, event.target_label, details, event.client_ip, event.hash,
-    )  # fmt: skip
+_AUDIT_VALUES = (
+    "seq", "created_at", "actor_type", "actor_id", "actor_label", "action", "target_type", "target_id",
+    "target_label", "details", "client_ip", "hash",
+)  # fmt: skip
+_DETAILS = _AUDIT_VALUES.index("details")
+
+
+def _audit_row(values: tuple[Any, ...]) -> Sequence[Any]:
+    cells = list(values)
+    details = cells[_DETAILS]
+    cells[_DETAILS] = json.dumps(details, sort_keys=True, ensure_ascii=False) if details else ""
+    return cells
 
 
 def audit_export(events: QuerySet[AuditEvent]) -> Iterator[list[Sequence[Any]]]:
     """The events, newest first (the console's and the API's order), a chunk at a time."""
-    return keyset_chunks(events, order=("-seq",), row=_audit_row)
+    return keyset_chunks(events, columns=_AUDIT_VALUES, order=("-seq",), row=_audit_row)
 
 
 def export_record(

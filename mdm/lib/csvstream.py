@@ -20,18 +20,16 @@ import csv
 import io
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
-from django.db.models import Model, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
 CHUNK_ROWS = 2000
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-M = TypeVar("M", bound=Model)
 
 
 def _cell(value: Any) -> str:
@@ -54,32 +52,35 @@ def _encode(rows: Iterable[Sequence[Any]]) -> bytes:
 
 
 def keyset_chunks(
-    queryset: QuerySet[M],
+    queryset: QuerySet[Any],
     *,
+    columns: Sequence[str],
     order: Sequence[str],
-    row: Callable[[M], Sequence[Any]],
+    row: Callable[[tuple[Any, ...]], Sequence[Any]] | None = None,
     chunk_rows: int | None = None,
 ) -> Iterator[list[Sequence[Any]]]:
-    """The rows of `queryset` in `order` (field names, `-` for descending, ending on a unique
-    one), a chunk (one query) at a time, each row turned into its CSV cells by `row`."""
+    """The `columns` (values_list paths) of `queryset`'s rows in `order` (field names among the
+    columns, `-` for descending, ending on a unique one), a chunk (one query) at a time; `row`,
+    if given, turns each tuple into its cells."""
     chunk_rows = chunk_rows or CHUNK_ROWS
-    fields = [name.lstrip("-") for name in order]
-    queryset = queryset.order_by(*order)
+    keys = [columns.index(name.lstrip("-")) for name in order]
+    rows = queryset.order_by(*order).values_list(*columns)
     after: list[Any] | None = None
     while True:
-        page = queryset if after is None else queryset.filter(_after(order, after))
-        objects = list(page[:chunk_rows])
-        if not objects:
+        page = rows if after is None else rows.filter(_after(order, after))
+        values = list(page[:chunk_rows])
+        if not values:
             return
-        yield [row(obj) for obj in objects]
-        if len(objects) < chunk_rows:
+        yield [row(v) for v in values] if row is not None else values
+        if len(values) < chunk_rows:
             return
-        last = objects[-1]
-        after = [getattr(last, field) for field in fields]
+        after = [values[-1][key] for key in keys]
 
 
 def _after(order: Sequence[str], values: Sequence[Any]) -> Q:
-    """Rows strictly after `values` in `order`: (a > x) or (a = x and b > y) or ..."""
+    """Rows strictly after `values` in `order`: (a > x) or (a = x and b > y) or ..., and also
+    a >= x on its own, which an index leading with `a` answers as a range (the disjunction alone
+    would make the database walk the index from its start at every chunk)."""
     condition = Q()
     equal: dict[str, Any] = {}
     for name, value in zip(order, values, strict=True):
@@ -87,14 +88,21 @@ def _after(order: Sequence[str], values: Sequence[Any]) -> Q:
         lookup = "lt" if name.startswith("-") else "gt"
         condition |= Q(**equal, **{f"{field}__{lookup}": value})
         equal[field] = value
-    return condition
+    first = order[0].lstrip("-")
+    bound = Q(**{f"{first}__{'lte' if order[0].startswith('-') else 'gte'}": values[0]})
+    return bound & condition
+
+
+def _next_encoded(chunks: Iterator[list[Sequence[Any]]]) -> bytes | None:
+    rows = next(chunks, None)
+    return None if rows is None else _encode(rows)
 
 
 async def _async_body(header: bytes, chunks: Iterator[list[Sequence[Any]]]) -> AsyncIterator[bytes]:
     yield header
-    fetch = sync_to_async(lambda: next(chunks, None), thread_sensitive=True)
-    while (rows := await fetch()) is not None:
-        yield await sync_to_async(_encode, thread_sensitive=False)(rows)
+    fetch = sync_to_async(_next_encoded, thread_sensitive=True)
+    while (encoded := await fetch(chunks)) is not None:
+        yield encoded
 
 
 def _sync_body(header: bytes, chunks: Iterator[list[Sequence[Any]]]) -> Iterator[bytes]:

@@ -62,7 +62,7 @@ def test_it_streams_a_chunk_per_query_however_long_the_list(actors, monkeypatch)
     # Ties on the list's first key (enrolled_at): the keyset goes on by id, nothing lost or twice.
     made = [make_device(actors.org, name=f"phone {n}", enrolled_at=same_time) for n in range(5)]
     chunks = csvstream.keyset_chunks(
-        device_list(organization_id=actors.org.pk), order=("-enrolled_at", "id"), row=lambda d: (d.pk,)
+        device_list(organization_id=actors.org.pk), columns=("id", "enrolled_at"), order=("-enrolled_at", "id")
     )
     with CaptureQueriesContext(connection) as queries:
         first = next(chunks)
