@@ -125,7 +125,10 @@ def extension(envelope: Envelope, *, brief: bool = False) -> list[tuple[str, str
             ip_pairs = []
         else:
             # CEF's src is an IPv4 address; an IPv6 one goes to the custom IPv6 slot CEF names for it.
-            ip_pairs = [("src", str(ip))] if ip.version == 4 else [("c6a2Label", "Source IPv6 Address"), ("c6a2", str(ip))]
+            if ip.version == 4:
+                ip_pairs = [("src", str(ip))]
+            else:
+                ip_pairs = [("c6a2Label", "Source IPv6 Address"), ("c6a2", str(ip))]
     pairs += [
         ("suser", _text(actor.get("label"))),
         ("duser", _text(target.get("label"))),

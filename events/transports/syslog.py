@@ -221,7 +221,7 @@ def syslog_config_clean(raw: Mapping[str, Any]) -> dict[str, Any]:
     if transport == "udp":
         size = raw.get("max_message_bytes", DEFAULT_MAX_MESSAGE_BYTES)
         if isinstance(size, bool) or not isinstance(size, int) or not MIN_MESSAGE_BYTES <= size <= MAX_UDP_PAYLOAD:
-            fail("max_message_bytes", f"The largest message must be from {MIN_MESSAGE_BYTES} to {MAX_UDP_PAYLOAD} bytes.")
+            fail("max_message_bytes", f"The largest message must be {MIN_MESSAGE_BYTES} to {MAX_UDP_PAYLOAD} bytes.")
         cleaned["max_message_bytes"] = size
     elif "max_message_bytes" in raw:
         fail("max_message_bytes", "max_message_bytes applies to the udp transport only.")
