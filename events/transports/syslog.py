@@ -310,14 +310,14 @@ class SyslogTransport:
         header = f"<{pri}>1 {timestamp} {hostname} {cfg['app_name']} - {_printable(envelope.type, 32)} {sd} "
         if cfg["format"] == "cef":
             line = cef_line(envelope, brief=truncated_from is not None, original_bytes=truncated_from)
-            return header.encode("ascii") + line.encode("utf-8", "replace")
+            return header.encode("utf-8", "replace") + line.encode("utf-8", "replace")
         document = envelope.as_json()
         if truncated_from is not None:
             # The data does not fit a datagram: the event's identity goes, with a marker saying so;
             # the whole event is in the server (and goes whole over tcp or tls).
             del document["data"]
             document["truncated"] = {"bytes": truncated_from}
-        return header.encode("ascii") + BOM + _json_bytes(document)
+        return header.encode("utf-8", "replace") + BOM + _json_bytes(document)
 
     def deliver(self, envelopes: Sequence[Envelope]) -> None:
         """Sends each envelope as one message, in order; raises `SyslogDeliveryError` (a
