@@ -371,8 +371,6 @@ class SyslogTransport:
                 sock.sendall(b"%d " % len(message) + message)
                 delivered += 1
             self._close_gracefully(sock)
-        except SyslogDeliveryError:
-            raise
         except OSError as exc:
             raise self._fail("sending failed", exc, delivered) from exc
         finally:

@@ -402,6 +402,18 @@ def test_it_delivers_everything_once_a_receiver_that_was_down_is_up_again(kind, 
     assert [m.event_id for m in messages[3:]] == [e.id for e in sent]
 
 
+def test_it_notices_a_udp_receiver_that_is_down_only_after_a_datagram_is_lost(receivers):
+    receiver = receivers("udp")
+    transport = transport_for(receiver)
+    receiver.stop()
+    # The first datagram draws an ICMP "port unreachable", which fails the next send: UDP cannot
+    # tell more, which is why tls (or tcp) is the transport to use when every event matters.
+    with pytest.raises(SyslogDeliveryError) as caught:
+        transport.deliver(batch(5))
+    assert 1 <= caught.value.delivered < 5
+    assert caught.value.retryable
+
+
 def test_it_gives_up_on_a_receiver_that_never_answers_after_its_timeout(pki):
     silent = socket.create_server(("127.0.0.1", 0))
     try:
