@@ -14,7 +14,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from events.envelope import Envelope
@@ -24,6 +24,7 @@ CEF_PRODUCT = "mdm-server"
 # The version of this event format (the envelope and this mapping), not of the server: a SIEM's
 # parser is written against the format, and the format changes less often than the server.
 CEF_VERSION = "1"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def extension(envelope: Envelope, *, brief: bool = False) -> list[tuple[str, str
     data = envelope.data
     category = envelope.type.split(".", 1)[0]
     pairs: list[tuple[str, str | None]] = [
-        ("rt", str(int(envelope.timestamp.astimezone(UTC).timestamp() * 1000))),
+        ("rt", str((envelope.timestamp - _EPOCH) // timedelta(milliseconds=1))),
         ("externalId", envelope.id),
         ("cat", category),
     ]

@@ -268,7 +268,7 @@ def test_it_maps_an_audit_event_and_a_device_event_to_cef():
     event = wipe_event()
     ext = parse_cef(cef_line(event)).extension
     assert ext == {
-        "rt": str(int(event.timestamp.timestamp() * 1000)),
+        "rt": "1796230475123",  # 2026-12-02T16:54:35.123456Z in whole milliseconds
         "externalId": event.id,
         "cat": "audit",
         "act": "wipe.requested",
