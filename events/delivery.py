@@ -131,11 +131,35 @@ def _send(destination: EventDestination, envelopes: list[Envelope]) -> tuple[int
     return len(envelopes), ""
 
 
+def envelope_test_send(*, destination: EventDestination, actor, client_ip: str | None = None) -> str:
+    """Send one `destination.test` event now, outside the outbox (it is not an event of the
+    organization's); the error, or "" when delivered. Audited either way."""
+    envelope = Envelope(
+        id=str(uuid.uuid4()),
+        type="destination.test",
+        timestamp=timezone.now(),
+        organization_id=str(destination.organization_id),
+        organization_slug=destination.organization.slug,
+        data={"destination": {"id": str(destination.pk), "name": destination.name}},
+    )
+    _, error = _send(destination, [envelope])
+    audit_event_record(
+        organization=destination.organization,
+        action="event_destination.test_sent",
+        actor=actor,
+        target=destination,
+        details={"name": destination.name, "ok": not error, "error": error[:500]},
+        client_ip=client_ip,
+    )
+    return error
+
+
 def _live_batch(destination: EventDestination, token: uuid.UUID) -> tuple[int, bool] | None:
     """The next batch after the cursor: None when there is none."""
     events = list(
-        OutboxEvent.objects.filter(organization_id=destination.organization_id, seq__gt=destination.cursor)
-        .order_by("seq")[: settings.MDM_EVENTS_BATCH_SIZE]
+        OutboxEvent.objects.filter(organization_id=destination.organization_id, seq__gt=destination.cursor).order_by(
+            "seq"
+        )[: settings.MDM_EVENTS_BATCH_SIZE]
     )
     if not events:
         return None
@@ -173,9 +197,7 @@ def _live_batch(destination: EventDestination, token: uuid.UUID) -> tuple[int, b
 
 
 def _replay_batch(destination: EventDestination, token: uuid.UUID) -> tuple[int, bool] | None:
-    replay = (
-        Replay.objects.filter(destination=destination, state=ReplayState.RUNNING).order_by("created_at").first()
-    )
+    replay = Replay.objects.filter(destination=destination, state=ReplayState.RUNNING).order_by("created_at").first()
     if replay is None:
         return None
     events = list(
@@ -206,9 +228,7 @@ def _replay_batch(destination: EventDestination, token: uuid.UUID) -> tuple[int,
             duration_ms=duration_ms,
         )
         if delivered:
-            Replay.objects.filter(pk=replay.pk).update(
-                cursor=events[delivered - 1].seq, sent=F("sent") + delivered
-            )
+            Replay.objects.filter(pk=replay.pk).update(cursor=events[delivered - 1].seq, sent=F("sent") + delivered)
         _outcome(owned, error)
     return (delivered, not error)
 

@@ -38,9 +38,7 @@ def destination_secret_context(destination_id: Any) -> str:
     return f"events.EventDestination:{destination_id}:secret"
 
 
-register_wrapped(
-    "events.EventDestination", "wrapped_secret", lambda row: destination_secret_context(row.pk)
-)
+register_wrapped("events.EventDestination", "wrapped_secret", lambda row: destination_secret_context(row.pk))
 
 
 def destination_secret(destination: EventDestination) -> str | None:
@@ -102,9 +100,7 @@ def _clean_event_types(raw: Any) -> list[str]:
 def _clean_config(kind: str, raw: Any) -> dict:
     transport = kind_get(kind)
     if transport is None:
-        raise ServiceError(
-            f"kind must be one of: {', '.join(kinds_available())}.", field="kind"
-        )
+        raise ServiceError(f"kind must be one of: {', '.join(kinds_available())}.", field="kind")
     if not isinstance(raw, dict):
         raise ServiceError("config must be a JSON object.", field="config")
     return transport.config_clean(raw)
@@ -341,5 +337,3 @@ def type_filter_q(prefixes: list[str]) -> Q:
     for prefix in prefixes:
         q |= Q(type__startswith=prefix)
     return q
-
-

@@ -22,10 +22,10 @@ def events_dispatch_task() -> int:
 def event_destination_deliver_task(destination_id: str) -> int:
     """One destination's delivery run (under its lease: a duplicate task returns at once)."""
     report = delivery.destination_deliver(destination_id=destination_id)
-    if report.leased and not report.failed and report.batches and report.delivered:
-        # Stopped by the run's time limit with work left, most likely: keep going.
-        if delivery.destinations_dispatch_one(destination_id):
-            event_destination_deliver_task.apply_async(args=[destination_id], expires=300)
+    # Stopped by the run's time limit with work left, most likely: keep going.
+    worked = report.leased and not report.failed and report.batches and report.delivered
+    if worked and delivery.destinations_dispatch_one(destination_id):
+        event_destination_deliver_task.apply_async(args=[destination_id], expires=300)
     return report.delivered
 
 

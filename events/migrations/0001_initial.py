@@ -7,87 +7,136 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('mdm', '0006_outbox'),
+        ("mdm", "0006_outbox"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EventDestination',
+            name="EventDestination",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('name', models.CharField(max_length=100)),
-                ('kind', models.CharField(choices=[('webhook', 'Webhook'), ('syslog', 'Syslog')], max_length=16)),
-                ('config', models.JSONField(default=dict)),
-                ('wrapped_secret', models.BinaryField(blank=True, null=True)),
-                ('event_types', models.JSONField(blank=True, default=list)),
-                ('enabled', models.BooleanField(default=True)),
-                ('state', models.CharField(choices=[('active', 'Active'), ('failing', 'Failing')], default='active', max_length=16)),
-                ('cursor', models.BigIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('failing_since', models.DateTimeField(blank=True, null=True)),
-                ('failing_notified_at', models.DateTimeField(blank=True, null=True)),
-                ('last_success_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
-                ('lease_until', models.DateTimeField(blank=True, null=True)),
-                ('lease_token', models.UUIDField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='event_destinations', to='mdm.organization')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("name", models.CharField(max_length=100)),
+                ("kind", models.CharField(choices=[("webhook", "Webhook"), ("syslog", "Syslog")], max_length=16)),
+                ("config", models.JSONField(default=dict)),
+                ("wrapped_secret", models.BinaryField(blank=True, null=True)),
+                ("event_types", models.JSONField(blank=True, default=list)),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("active", "Active"), ("failing", "Failing")], default="active", max_length=16
+                    ),
+                ),
+                ("cursor", models.BigIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("failing_since", models.DateTimeField(blank=True, null=True)),
+                ("failing_notified_at", models.DateTimeField(blank=True, null=True)),
+                ("last_success_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
+                ("lease_until", models.DateTimeField(blank=True, null=True)),
+                ("lease_token", models.UUIDField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="event_destinations",
+                        to="mdm.organization",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Replay',
+            name="Replay",
             fields=[
-                ('id', models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
-                ('from_at', models.DateTimeField()),
-                ('to_at', models.DateTimeField()),
-                ('upto_seq', models.BigIntegerField()),
-                ('cursor', models.BigIntegerField(default=0)),
-                ('total', models.PositiveIntegerField(default=0)),
-                ('sent', models.PositiveIntegerField(default=0)),
-                ('state', models.CharField(choices=[('running', 'Running'), ('done', 'Done')], default='running', max_length=16)),
-                ('requested_by', models.CharField(blank=True, max_length=254)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('destination', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='replays', to='events.eventdestination')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='mdm.organization')),
+                ("id", models.UUIDField(default=uuid.uuid4, editable=False, primary_key=True, serialize=False)),
+                ("from_at", models.DateTimeField()),
+                ("to_at", models.DateTimeField()),
+                ("upto_seq", models.BigIntegerField()),
+                ("cursor", models.BigIntegerField(default=0)),
+                ("total", models.PositiveIntegerField(default=0)),
+                ("sent", models.PositiveIntegerField(default=0)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[("running", "Running"), ("done", "Done")], default="running", max_length=16
+                    ),
+                ),
+                ("requested_by", models.CharField(blank=True, max_length=254)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "destination",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="replays",
+                        to="events.eventdestination",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="mdm.organization"
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='DeliveryAttempt',
+            name="DeliveryAttempt",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('first_seq', models.BigIntegerField()),
-                ('last_seq', models.BigIntegerField()),
-                ('events', models.PositiveIntegerField()),
-                ('ok', models.BooleanField()),
-                ('error', models.TextField(blank=True)),
-                ('duration_ms', models.PositiveIntegerField(default=0)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='mdm.organization')),
-                ('destination', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='attempts_log', to='events.eventdestination')),
-                ('replay', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='events.replay')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("first_seq", models.BigIntegerField()),
+                ("last_seq", models.BigIntegerField()),
+                ("events", models.PositiveIntegerField()),
+                ("ok", models.BooleanField()),
+                ("error", models.TextField(blank=True)),
+                ("duration_ms", models.PositiveIntegerField(default=0)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="mdm.organization"
+                    ),
+                ),
+                (
+                    "destination",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="attempts_log",
+                        to="events.eventdestination",
+                    ),
+                ),
+                (
+                    "replay",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="events.replay",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='eventdestination',
-            index=models.Index(fields=['enabled', 'next_attempt_at'], name='event_destination_due'),
+            model_name="eventdestination",
+            index=models.Index(fields=["enabled", "next_attempt_at"], name="event_destination_due"),
         ),
         migrations.AddConstraint(
-            model_name='eventdestination',
-            constraint=models.UniqueConstraint(fields=('organization', 'name'), name='event_destination_name_unique'),
+            model_name="eventdestination",
+            constraint=models.UniqueConstraint(fields=("organization", "name"), name="event_destination_name_unique"),
         ),
         migrations.AddIndex(
-            model_name='replay',
-            index=models.Index(fields=['destination', 'state', 'created_at'], name='replay_running'),
+            model_name="replay",
+            index=models.Index(fields=["destination", "state", "created_at"], name="replay_running"),
         ),
         migrations.AddIndex(
-            model_name='deliveryattempt',
-            index=models.Index(fields=['destination', '-at'], name='delivery_attempt_recent'),
+            model_name="deliveryattempt",
+            index=models.Index(fields=["destination", "-at"], name="delivery_attempt_recent"),
         ),
     ]

@@ -153,11 +153,10 @@ class WebhookTransport:
                     if response.will_close:
                         conn.close()
                 except (OSError, http.client.HTTPException) as exc:
-                    raise TransportError(f"POST {self.url} failed: {exc or type(exc).__name__}", delivered=delivered) from exc
+                    reason = str(exc) or type(exc).__name__
+                    raise TransportError(f"POST {self.url} failed: {reason}", delivered=delivered) from exc
                 if not 200 <= status < 300:
                     raise TransportError(f"POST {self.url} answered {status}.", delivered=delivered)
                 delivered += 1
         finally:
             conn.close()
-
-

@@ -7,25 +7,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('mdm', '0005_fleet_indexes'),
+        ("mdm", "0005_fleet_indexes"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='OutboxEvent',
+            name="OutboxEvent",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('event_id', models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
-                ('type', models.CharField(max_length=100)),
-                ('data', models.JSONField(default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('seq', models.BigIntegerField(blank=True, null=True, unique=True)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='outbox_events', to='mdm.organization')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("event_id", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("type", models.CharField(max_length=100)),
+                ("data", models.JSONField(default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("seq", models.BigIntegerField(blank=True, null=True, unique=True)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="outbox_events", to="mdm.organization"
+                    ),
+                ),
             ],
             options={
-                'indexes': [models.Index(fields=['organization', 'seq'], name='outbox_org_seq'), models.Index(fields=['organization', 'created_at'], name='outbox_org_time'), models.Index(condition=models.Q(('seq__isnull', True)), fields=['id'], name='outbox_unsequenced')],
+                "indexes": [
+                    models.Index(fields=["organization", "seq"], name="outbox_org_seq"),
+                    models.Index(fields=["organization", "created_at"], name="outbox_org_time"),
+                    models.Index(condition=models.Q(("seq__isnull", True)), fields=["id"], name="outbox_unsequenced"),
+                ],
             },
         ),
     ]
