@@ -29,7 +29,7 @@ from events.choices import DestinationState, ReplayState
 from events.envelope import Envelope
 from events.models import DeliveryAttempt, EventDestination, Replay
 from events.services import destination_secret, replay_events
-from events.transports import TransportError, kind_get
+from events.transports import Transport, TransportError, kind_get
 from mdm.audit import audit_event_record
 from mdm.choices import Role
 from mdm.models import Membership, OutboxEvent
@@ -113,22 +113,47 @@ def destination_deliver(*, destination_id, now: datetime | None = None) -> RunRe
     return report
 
 
-def _send(destination: EventDestination, envelopes: list[Envelope]) -> tuple[int, str]:
-    """Deliver; (how many were delivered in order, the error or "")."""
+def _chunk_size() -> int:
+    """Envelopes per transport call: each call may take up to the timeout per envelope, and the
+    lease is renewed between calls, so a chunk must fit in half a lease."""
+    timeout = max(settings.MDM_EVENTS_WEBHOOK_TIMEOUT_SECONDS, 0.001)
+    return max(1, int(settings.MDM_EVENTS_LEASE_SECONDS // (2 * timeout)))
+
+
+def _send(destination: EventDestination, envelopes: list[Envelope], token: uuid.UUID | None = None) -> tuple[int, str]:
+    """Deliver in order, renewing the lease as it goes; (how many were delivered, the error or "")."""
     if not envelopes:
         return 0, ""
     kind = kind_get(destination.kind)
     if kind is None:
         return 0, f"The {destination.kind} transport is not available on this server."
+    delivered = 0
+    size = _chunk_size()
+    renewed = time.monotonic()
+    transport: Transport | None = None
     try:
         transport = kind.build(destination.config, destination_secret(destination) if kind.has_secret else None)
-        transport.deliver(envelopes)
-    except TransportError as exc:
-        return min(max(exc.delivered, 0), len(envelopes)), exc.message
+        for start in range(0, len(envelopes), size):
+            if token is not None and time.monotonic() - renewed > settings.MDM_EVENTS_LEASE_SECONDS / 4:
+                if not _lease(destination.pk, token, timezone.now()):
+                    return delivered, "The delivery lost its lease (it ran too long); another run resends."
+                renewed = time.monotonic()
+            chunk = envelopes[start : start + size]
+            try:
+                transport.deliver(chunk)
+            except TransportError as exc:
+                return delivered + min(max(exc.delivered, 0), len(chunk)), exc.message
+            delivered += len(chunk)
+    except TransportError as exc:  # from building the transport
+        return delivered, exc.message
     except Exception as exc:  # a transport's bug must not stop the others: logged, retried with backoff
         logger.exception("The %s transport failed on %s", destination.kind, destination.pk)
-        return 0, f"{type(exc).__name__}: {exc}"[:1000]
-    return len(envelopes), ""
+        return delivered, f"{type(exc).__name__}: {exc}"[:1000]
+    finally:
+        close = getattr(transport, "close", None)
+        if callable(close):
+            close()
+    return delivered, ""
 
 
 def envelope_test_send(*, destination: EventDestination, actor, client_ip: str | None = None) -> str:
@@ -166,7 +191,7 @@ def _live_batch(destination: EventDestination, token: uuid.UUID) -> tuple[int, b
     wanted = [e for e in events if _matches(e.type, destination.event_types)]
     slug = destination.organization.slug
     started = time.monotonic()
-    delivered, error = _send(destination, [envelope_of(e, slug) for e in wanted])
+    delivered, error = _send(destination, [envelope_of(e, slug) for e in wanted], token)
     duration_ms = int((time.monotonic() - started) * 1000)
     if error:
         delivered = min(delivered, len(wanted) - 1)
@@ -210,7 +235,7 @@ def _replay_batch(destination: EventDestination, token: uuid.UUID) -> tuple[int,
         return (0, True)
     slug = destination.organization.slug
     started = time.monotonic()
-    delivered, error = _send(destination, [envelope_of(e, slug) for e in events])
+    delivered, error = _send(destination, [envelope_of(e, slug) for e in events], token)
     duration_ms = int((time.monotonic() - started) * 1000)
     with transaction.atomic():
         owned = EventDestination.objects.select_for_update().filter(pk=destination.pk, lease_token=token).first()
