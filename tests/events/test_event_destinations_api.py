@@ -17,6 +17,7 @@ from tests.events.helpers import deliver, fresh
 
 URL = "/api/v1/event-destinations/"
 PROBLEM = "application/problem+json"
+GOOD = {"url": "https://siem.example.com/hook"}
 
 
 def body(receiver, **extra):
@@ -101,11 +102,11 @@ def test_another_organizations_destination_is_not_found(actors, other_destinatio
         ({"name": "x", "kind": "webhook", "config": "https://siem.example.com/"}, "config"),
         ({"name": "x", "kind": "webhook", "config": {}}, "config.url"),
         ({"name": "x", "kind": "webhook", "config": {"url": "gopher://siem.example.com/"}}, "config.url"),
-        ({"name": "x", "kind": "webhook", "config": {"url": "https://siem.example.com/", "token": "t"}}, "config.token"),
-        ({"name": "x", "kind": "webhook", "config": {"url": "https://s.example.com/"}, "event_types": "audit."}, "event_types"),
-        ({"name": "x", "kind": "webhook", "config": {"url": "https://s.example.com/"}, "event_types": ["nope"]}, "event_types[0]"),
-        ({"name": "x", "kind": "webhook", "config": {"url": "https://s.example.com/"}, "enabled": "yes"}, "enabled"),
-        ({"name": "x", "kind": "webhook", "config": {"url": "https://s.example.com/"}, "secret": "whsec_x"}, "secret"),
+        ({"name": "x", "kind": "webhook", "config": {"url": "https://s.example.com/", "token": "t"}}, "config.token"),
+        ({"name": "x", "kind": "webhook", "config": GOOD, "event_types": "audit."}, "event_types"),
+        ({"name": "x", "kind": "webhook", "config": GOOD, "event_types": ["nope"]}, "event_types[0]"),
+        ({"name": "x", "kind": "webhook", "config": GOOD, "enabled": "yes"}, "enabled"),
+        ({"name": "x", "kind": "webhook", "config": GOOD, "secret": "whsec_x"}, "secret"),
     ],
 )  # fmt: skip
 def test_invalid_input_is_a_400_naming_the_field_and_changes_nothing(actors, payload, field):
