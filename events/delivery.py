@@ -179,6 +179,12 @@ def envelope_test_send(*, destination: EventDestination, actor, client_ip: str |
     return error
 
 
+def _seq(event: OutboxEvent) -> int:
+    if event.seq is None:  # never: batches are read by seq > cursor
+        raise ValueError(f"Outbox event {event.pk} has no seq.")
+    return event.seq
+
+
 def _live_batch(destination: EventDestination, token: uuid.UUID) -> tuple[int, bool] | None:
     """The next batch after the cursor: None when there is none."""
     events = list(
@@ -196,12 +202,12 @@ def _live_batch(destination: EventDestination, token: uuid.UUID) -> tuple[int, b
     if error:
         delivered = min(delivered, len(wanted) - 1)
         # The cursor moves past what was delivered (and the filtered-out events before the failure).
-        failed_seq = wanted[delivered].seq
-        passed = [e for e in events if e.seq < failed_seq]
-        cursor = passed[-1].seq if passed else destination.cursor
+        failed_seq = _seq(wanted[delivered])
+        passed = [e for e in events if _seq(e) < failed_seq]
+        cursor = _seq(passed[-1]) if passed else destination.cursor
     else:
         passed = events
-        cursor = events[-1].seq
+        cursor = _seq(events[-1])
     with transaction.atomic():
         owned = EventDestination.objects.select_for_update().filter(pk=destination.pk, lease_token=token).first()
         if owned is None:
@@ -209,8 +215,8 @@ def _live_batch(destination: EventDestination, token: uuid.UUID) -> tuple[int, b
         DeliveryAttempt.objects.create(
             organization_id=destination.organization_id,
             destination_id=destination.pk,
-            first_seq=events[0].seq,
-            last_seq=events[-1].seq,
+            first_seq=_seq(events[0]),
+            last_seq=_seq(events[-1]),
             events=delivered,
             ok=not error,
             error=error[:2000],
@@ -245,15 +251,15 @@ def _replay_batch(destination: EventDestination, token: uuid.UUID) -> tuple[int,
             organization_id=destination.organization_id,
             destination_id=destination.pk,
             replay=replay,
-            first_seq=events[0].seq,
-            last_seq=events[-1].seq,
+            first_seq=_seq(events[0]),
+            last_seq=_seq(events[-1]),
             events=delivered,
             ok=not error,
             error=error[:2000],
             duration_ms=duration_ms,
         )
         if delivered:
-            Replay.objects.filter(pk=replay.pk).update(cursor=events[delivered - 1].seq, sent=F("sent") + delivered)
+            Replay.objects.filter(pk=replay.pk).update(cursor=_seq(events[delivered - 1]), sent=F("sent") + delivered)
         _outcome(owned, error)
     return (delivered, not error)
 

@@ -53,7 +53,7 @@ class DestinationReplayForm(forms.Form):
     to_at = forms.DateTimeField(label=gettext_lazy("To (UTC)"))
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("from_at") and data.get("to_at") and data["from_at"] >= data["to_at"]:
             raise forms.ValidationError(gettext_lazy("“From” must be before “To”."))
         return data

@@ -444,6 +444,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SharingDecisionEnum": "personas.choices.Decision",
         "ManagementChannelEnum": "devices.choices.ManagementChannel",
+        "DestinationKindEnum": "events.choices.DestinationKind",
+        "DestinationStateEnum": "events.choices.DestinationState",
+        "ReplayStateEnum": "events.choices.ReplayState",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

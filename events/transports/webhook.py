@@ -94,7 +94,7 @@ def _resolve(host: str, port: int) -> str:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise TransportError(f"Cannot resolve {host}: {exc}") from exc
-    addresses = [info[4][0] for info in infos]
+    addresses = [str(info[4][0]) for info in infos]
     if not addresses:
         raise TransportError(f"Cannot resolve {host}.")
     for address in addresses:
