@@ -30,8 +30,8 @@ from mdm.outbox import outbox_head, outbox_sequence
 MAX_DESTINATIONS = 20
 MAX_EVENT_TYPES = 50
 MAX_EVENT_TYPE_LENGTH = 100
-# What of a syslog destination's configuration the audit log may record (no certificate, no key).
-_SYSLOG_PUBLIC = {"host", "port", "transport", "protocol", "format", "app_name", "facility", "hostname"}
+# Configuration keys never shown or audited (a client key, a password, a token), whatever the kind.
+_SECRET_WORDS = ("key", "secret", "password", "token", "private", "credential")
 
 
 def destination_secret_context(destination_id: Any) -> str:
@@ -50,11 +50,12 @@ def destination_secret(destination: EventDestination) -> str | None:
 
 def config_public(kind: str, config: dict) -> dict:
     """The part of a configuration the audit log and lists may show: a webhook URL without its
-    query (which may carry a receiver's token), a syslog server's address and format."""
+    query (which may carry a receiver's token); of the others, every key but those that name a
+    secret (`*key*`, `*password*`, `*token*`...)."""
     if kind == DestinationKind.WEBHOOK:
         parts = urlsplit(config.get("url", ""))
         return {"url": urlunsplit(parts._replace(query="", fragment=""))}
-    return {key: value for key, value in config.items() if key in _SYSLOG_PUBLIC}
+    return {key: value for key, value in config.items() if not any(w in key.lower() for w in _SECRET_WORDS)}
 
 
 @dataclass(frozen=True)

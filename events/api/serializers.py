@@ -43,7 +43,7 @@ class EventDestinationSerializer(serializers.ModelSerializer):
         return self.context.get("lags", {}).get(str(obj.pk))
 
     def get_config(self, obj) -> dict[str, Any]:
-        return config_public(obj.kind, obj.config) if obj.kind == "webhook" else obj.config
+        return config_public(obj.kind, obj.config)
 
     def get_pending(self, obj) -> int | None:
         lag = self._lag(obj)
