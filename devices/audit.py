@@ -1,6 +1,10 @@
-"""The audit actions of the devices app and the detail keys each may record."""
+"""The audit actions of the devices app and the detail keys each may record; and the device
+events that are not audit actions but go to the organization's SIEM destinations too."""
+
+from typing import Any
 
 from mdm.audit import register_actions
+from mdm.outbox import outbox_emit
 
 register_actions(
     {
@@ -34,3 +38,18 @@ register_actions(
         "android.disconnected": {"enterprise", "devices"},
     }
 )
+
+# Device events that are not audit actions (the others, enrolled, wipe completed, signing key
+# rolled over, wiped by its agent's offline timer, reach destinations as `audit.<action>`).
+DEVICE_EVENTS = frozenset({"compliance_changed", "command_result", "offline_timer_fired", "container_key_rotated"})
+
+
+def device_event_emit(*, device: Any, what: str, **data: Any) -> None:
+    """Write the SIEM event `device.<what>` in the caller's transaction (one INSERT)."""
+    if what not in DEVICE_EVENTS:
+        raise ValueError(f"Unknown device event {what!r}.")
+    outbox_emit(
+        organization_id=device.organization_id,
+        type=f"device.{what}",
+        data={"device": {"id": str(device.pk), "name": device.name}, **data},
+    )

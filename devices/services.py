@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from devices import device_state
+from devices.audit import device_event_emit
 from devices.choices import ContainerState, DeviceState, ManagementChannel, Ownership, Platform, TokenStatus
 from devices.compliance import evaluate_compliance
 from devices.keys import container_key_create, container_keys_destroy
@@ -348,7 +349,7 @@ def device_checkin(*, device: Device, report: CheckinReport) -> Device:
     # "active" cannot cancel a wipe in flight.
     if device.container_state != ContainerState.WIPE_PENDING and device.container_state != report.container_state:
         changes["container_state"] = report.container_state
-    compliant, _ = evaluate_compliance(device=device, facts=report.compliance, os_version=report.os_version)
+    compliant, reasons = evaluate_compliance(device=device, facts=report.compliance, os_version=report.os_version)
     if compliant != device.compliant:
         changes["compliant"] = compliant
         changes["noncompliant_since"] = None if compliant else now
@@ -359,11 +360,11 @@ def device_checkin(*, device: Device, report: CheckinReport) -> Device:
         changes["silent"] = False
     if changes or stale:
         changes["last_seen_at"] = now
-        _write_checkin(device, changes)
+        _write_checkin(device, changes, reasons=reasons)
     return device
 
 
-def _write_checkin(device: Device, changes: dict) -> None:
+def _write_checkin(device: Device, changes: dict, *, reasons: list[str]) -> None:
     """Write a check-in's changes. The device row was read without a lock, so the two facts a
     concurrent request may have moved are written conditionally: a wipe committed meanwhile is
     never overwritten, and the applied policy version never goes back."""
@@ -372,6 +373,12 @@ def _write_checkin(device: Device, changes: dict) -> None:
     with transaction.atomic():
         rows = Device.objects.filter(pk=device.pk)
         rows.update(**changes)
+        if "compliant" in changes:
+            # The one extra write of a check-in, and only when compliance actually changed.
+            device_event_emit(
+                device=device, what="compliance_changed", compliant=changes["compliant"],
+                previous=device.compliant, reasons=reasons,
+            )  # fmt: skip
         if applied is not None:
             rows.update(applied_policy_version=Greatest(Coalesce(F("applied_policy_version"), 0), applied))
         if container_state is not None:

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from devices.audit import device_event_emit
 from devices.choices import ContainerState, DeviceState, ManagementChannel
 from devices.commands.lock import lock_corporate, unlock_corporate
 from devices.commands.wipe import wipe_corporate
@@ -244,12 +245,16 @@ def _enforce_offline(now: datetime, actor: Actor) -> int:
         if Wipe.objects.filter(device=device, state__in=Wipe.OPEN_STATES).exists():
             continue
         try:
-            corporate_wipe_request(
-                device=device,
-                reason=f"Offline for more than {days} days (persona {persona.name}).",
-                actor=actor,
-                now=now,
-            )
+            with transaction.atomic():
+                corporate_wipe_request(
+                    device=device,
+                    reason=f"Offline for more than {days} days (persona {persona.name}).",
+                    actor=actor,
+                    now=now,
+                )
+                device_event_emit(
+                    device=device, what="offline_timer_fired", max_offline_days=days, last_seen_at=seen.isoformat()
+                )
             wiped += 1
         except ServiceError as exc:
             logger.info("offline rule skipped %s: %s", device.pk, exc.message)

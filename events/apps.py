@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class EventsConfig(AppConfig):
     name = "events"
     verbose_name = "Event destinations"
+
+    def ready(self) -> None:
+        from events import audit, services  # noqa: F401  (audit actions, the wrapped secret for KEK rotation)

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from mdm.actors import SYSTEM, Actor
 from mdm.models import AuditEvent, Organization
+from mdm.outbox import outbox_emit
 
 GENESIS_HASH = "0" * 64
 REDACTED = "[redacted]"
@@ -140,7 +141,23 @@ def audit_event_record(
         event.hash = event_hash(event)
         event.save(force_insert=True)
         Organization.objects.filter(pk=head.pk).update(audit_seq=event.seq, audit_head_hash=event.hash)
+        # Every audit event also leaves for the organization's SIEM destinations, in this
+        # transaction: the redacted details exactly as stored, and the chain's hash.
+        outbox_emit(organization_id=head.pk, type=f"audit.{action}", data=audit_event_data(event), at=event.created_at)
     return event
+
+
+def audit_event_data(event: AuditEvent) -> dict[str, Any]:
+    """An audit event as its SIEM event carries it (the `data` of `audit.<action>`)."""
+    return {
+        "seq": event.seq,
+        "action": event.action,
+        "actor": {"type": event.actor_type, "id": event.actor_id, "label": event.actor_label},
+        "target": {"type": event.target_type, "id": event.target_id, "label": event.target_label},
+        "details": event.details,
+        "client_ip": event.client_ip,
+        "hash": event.hash,
+    }
 
 
 @dataclass(frozen=True)

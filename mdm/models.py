@@ -273,3 +273,33 @@ class Invitation(models.Model):
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at <= (now or timezone.now())
+
+
+class OutboxEvent(models.Model):
+    """An event on its way to the organization's SIEM destinations (the transactional outbox).
+
+    Written in the same transaction as the change it tells of (mdm/outbox.py), so an event exists
+    if and only if its change committed. `seq` is given after commit by the sequencer, under one
+    lock, in the order rows became visible: destinations read `seq > cursor` and can never skip an
+    event whose transaction committed late (an `id` is taken at INSERT, long before the commit).
+    `event_id` is the envelope's id, the same for every retry and replay: receivers dedupe by it.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="outbox_events")
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    type = models.CharField(max_length=100)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+    seq = models.BigIntegerField(null=True, blank=True, unique=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "seq"], name="outbox_org_seq"),
+            models.Index(fields=["organization", "created_at"], name="outbox_org_time"),
+            # The sequencer's work list stays small: only rows still waiting for their seq.
+            models.Index(fields=["id"], name="outbox_unsequenced", condition=models.Q(seq__isnull=True)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.seq or '-'}"

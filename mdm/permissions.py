@@ -42,6 +42,8 @@ class Perm(StrEnum):
     # Connecting to Google's Android Enterprise, and disconnecting (which removes every Android
     # device's work profile): the owner's alone, like the members.
     ANDROID_ENTERPRISE_MANAGE = "android_enterprise.manage"
+    # Where the organization's audit and device events go (SIEM webhooks and syslog), and replays.
+    EVENT_DESTINATIONS_MANAGE = "event_destinations.manage"
 
 
 _READ = {
@@ -65,6 +67,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Perm]] = {
             Perm.DEVICES_LOCK,
             Perm.DEVICES_WIPE,
             Perm.WIPES_APPROVE,
+            Perm.EVENT_DESTINATIONS_MANAGE,
         }
     ),
     Role.HELPDESK: frozenset(_READ | {Perm.ENROLLMENT_TOKENS_MANAGE, Perm.DEVICES_LOCK}),

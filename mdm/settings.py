@@ -150,6 +150,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "mdm.console.context_processors.console",
+                "events.context_processors.destinations_failing",
             ],
         },
     },
@@ -269,6 +270,29 @@ MDM_PUSH_RESUME_SECONDS = env.int("MDM_PUSH_RESUME_SECONDS", default=15)
 if MDM_PUSH_LEASE_SECONDS < 5 or MDM_PUSH_RESUME_SECONDS < 1:
     raise ImproperlyConfigured("Need MDM_PUSH_LEASE_SECONDS >= 5 and MDM_PUSH_RESUME_SECONDS >= 1.")
 
+# SIEM destinations (events app, docs/events.md). Delivery retries with exponential backoff from
+# BACKOFF_BASE seconds, doubled per failure up to BACKOFF_MAX, with jitter; a destination failing for
+# FAILING_AFTER seconds is marked failing (banner, e-mail to the owners) and its events keep waiting.
+MDM_EVENTS_DISPATCH_SECONDS = env.float("MDM_EVENTS_DISPATCH_SECONDS", default=5.0)
+MDM_EVENTS_BATCH_SIZE = env.int("MDM_EVENTS_BATCH_SIZE", default=100)
+MDM_EVENTS_LEASE_SECONDS = env.int("MDM_EVENTS_LEASE_SECONDS", default=60)
+MDM_EVENTS_RUN_SECONDS = env.int("MDM_EVENTS_RUN_SECONDS", default=30)
+MDM_EVENTS_BACKOFF_BASE_SECONDS = env.float("MDM_EVENTS_BACKOFF_BASE_SECONDS", default=5.0)
+MDM_EVENTS_BACKOFF_MAX_SECONDS = env.float("MDM_EVENTS_BACKOFF_MAX_SECONDS", default=900.0)
+MDM_EVENTS_FAILING_AFTER_SECONDS = env.int("MDM_EVENTS_FAILING_AFTER_SECONDS", default=24 * 3600)
+MDM_EVENTS_WEBHOOK_TIMEOUT_SECONDS = env.float("MDM_EVENTS_WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Outbox rows older than this that every destination of their organization has passed are pruned;
+# a replay reaches back as far as this. Delivery-log rows are pruned after LOG_DAYS.
+MDM_EVENTS_RETENTION_DAYS = env.int("MDM_EVENTS_RETENTION_DAYS", default=30)
+MDM_EVENTS_LOG_DAYS = env.int("MDM_EVENTS_LOG_DAYS", default=14)
+# Kick a dispatch after each commit that wrote events (debounced to once a second).
+MDM_EVENTS_KICK = env.bool("MDM_EVENTS_KICK", default=True)
+# Webhook URLs that resolve to private, loopback or link-local addresses are refused (SSRF) unless
+# this is on: by default in development, where the receiver is often on the same machine.
+MDM_EVENTS_ALLOW_PRIVATE_URLS = env.bool("MDM_EVENTS_ALLOW_PRIVATE_URLS", default=not PRODUCTION)
+if MDM_EVENTS_LEASE_SECONDS <= MDM_EVENTS_RUN_SECONDS:
+    raise ImproperlyConfigured("Need MDM_EVENTS_LEASE_SECONDS > MDM_EVENTS_RUN_SECONDS.")
+
 # Every periodic task, in one place.
 CELERY_BEAT_SCHEDULE = {
     "audit-chains-verify": {
@@ -295,6 +319,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/30"),
     },
     "android-operations-follow": {"task": "devices.tasks.android_operations_follow_task", "schedule": 60.0},
+    "events-dispatch": {
+        "task": "events.tasks.events_dispatch_task",
+        "schedule": MDM_EVENTS_DISPATCH_SECONDS,
+        "options": {"expires": MDM_EVENTS_DISPATCH_SECONDS},
+    },
+    "events-prune": {"task": "events.tasks.events_prune_task", "schedule": crontab(hour=4, minute=41)},
     "enrollment-tokens-forget-expired": {
         "task": "devices.tasks.enrollment_tokens_forget_expired_task",
         "schedule": crontab(minute="*/15"),
@@ -433,6 +463,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SharingDecisionEnum": "personas.choices.Decision",
         "ManagementChannelEnum": "devices.choices.ManagementChannel",
+        "DestinationKindEnum": "events.choices.DestinationKind",
+        "DestinationStateEnum": "events.choices.DestinationState",
+        "ReplayStateEnum": "events.choices.ReplayState",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

@@ -13,6 +13,7 @@ from devices import portal as device_portal
 from devices import signing_keys_views as signing_key_pages
 from devices import views as device_pages
 from devices.android import pubsub as android_pubsub
+from events import views as event_pages
 from mdm import metrics
 from mdm.console import members
 from mdm.console.urls import urlpatterns as console_auth
@@ -46,6 +47,17 @@ console = [
     path("android/callback/", device_pages.android_callback, name="android-callback"),
     path("android/disconnect/", device_pages.android_disconnect, name="android-disconnect"),
     path("signing-keys/", signing_key_pages.signing_keys, name="signing-keys"),
+    path("event-destinations/", event_pages.destination_list, name="event-destinations"),
+    path("event-destinations/<uuid:pk>/", event_pages.destination_detail, name="event-destination"),
+    path("event-destinations/<uuid:pk>/replay/", event_pages.destination_replay, name="event-destination-replay"),
+    path("event-destinations/<uuid:pk>/test/", event_pages.destination_test, name="event-destination-test"),
+    path("event-destinations/<uuid:pk>/toggle/", event_pages.destination_toggle, name="event-destination-toggle"),
+    path(
+        "event-destinations/<uuid:pk>/rotate-secret/",
+        event_pages.destination_rotate_secret,
+        name="event-destination-rotate-secret",
+    ),
+    path("event-destinations/<uuid:pk>/delete/", event_pages.destination_delete, name="event-destination-delete"),
     path("signing-keys/<str:kid>/retire/", signing_key_pages.signing_key_retire_view, name="signing-key-retire"),
 ]
 
@@ -71,6 +83,7 @@ urlpatterns = [
     path("api/v1/", include("mdm.api.urls")),
     path("api/v1/", include("devices.api.urls")),
     path("api/v1/", include("personas.api.urls")),
+    path("api/v1/", include("events.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path(".well-known/jwks.json", public.jwks_view, name="jwks"),

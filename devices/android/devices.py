@@ -27,6 +27,7 @@ from django.utils.dateparse import parse_datetime
 
 from devices.android import client
 from devices.android.enterprise import enterprise_of
+from devices.audit import device_event_emit
 from devices.choices import CommandState, ContainerState, DeviceState, ManagementChannel, Ownership, Platform
 from devices.commands.results import command_record_result
 from devices.commands.wipe import wipe_corporate
@@ -243,11 +244,19 @@ def _update(device: Device, data: dict[str, Any]) -> Device:
     applied = _int(data.get("appliedPolicyVersion"))
     if applied is not None and applied > (device.applied_policy_version or 0):
         changes["applied_policy_version"] = applied
-    compliant, _ = evaluate_compliance(device=device, facts=changes["compliance"], os_version=changes["os_version"])
+    compliant, reasons = evaluate_compliance(
+        device=device, facts=changes["compliance"], os_version=changes["os_version"]
+    )
     if compliant != device.compliant:
         changes["compliant"] = compliant
         changes["noncompliant_since"] = None if compliant else timezone.now()
-    Device.objects.filter(pk=device.pk).update(**changes)
+    with transaction.atomic():
+        Device.objects.filter(pk=device.pk).update(**changes)
+        if "compliant" in changes:
+            device_event_emit(
+                device=device, what="compliance_changed", compliant=compliant, previous=device.compliant,
+                reasons=reasons,
+            )  # fmt: skip
     for field, value in changes.items():
         setattr(device, field, value)
     return device

@@ -8,6 +8,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from devices.audit import device_event_emit
 from devices.choices import CommandResult
 from devices.commands.base import registry
 from devices.models import Command, Device
@@ -46,6 +47,13 @@ def command_record_result(*, device: Device, command_id: uuid.UUID | str, status
         kind.on_acknowledged(command, device)
     else:
         kind.on_error(command, device)
+    device_event_emit(
+        device=device,
+        what="command_result",
+        command={"id": str(command.pk), "type": command.type},
+        status=status,
+        detail=detail[:500],
+    )
     return command
 
 

@@ -7,6 +7,7 @@ from django.db.models import F, Max
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from devices.audit import device_event_emit
 from devices.choices import ContainerState, DeviceState
 from devices.commands.apply_policy import apply_policy
 from devices.commands.base import CommandType, registry
@@ -52,6 +53,10 @@ class RotateContainerKey(CommandType):
         key = new_container_key(device, latest + 1)
         self.queue(device, {"key_id": str(key.pk), "version": key.version})
         apply_policy.issue(device)
+        device_event_emit(
+            device=device, what="container_key_rotated", key_id=str(key.pk), version=key.version,
+            previous_version=active.version,
+        )  # fmt: skip
         return key
 
 

@@ -8,7 +8,7 @@ from mdm.permissions import Perm, role_can
 SPEC = {
     # owner: everything, members and the Android Enterprise connection included
     Role.OWNER: set(Perm),
-    # admin: personas, tokens, devices, wipe
+    # admin: personas, tokens, devices, wipe, event destinations
     Role.ADMIN: set(Perm) - {Perm.MEMBERS_MANAGE, Perm.ANDROID_ENTERPRISE_MANAGE},
     # helpdesk: read devices, lock/unlock, issue enrollment tokens; no wipe, no persona edits
     Role.HELPDESK: {
