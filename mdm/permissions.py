@@ -42,6 +42,9 @@ class Perm(StrEnum):
     # Connecting to Google's Android Enterprise, and disconnecting (which removes every Android
     # device's work profile): the owner's alone, like the members.
     ANDROID_ENTERPRISE_MANAGE = "android_enterprise.manage"
+    # The identity provider's SCIM tokens and the offboarding rule (which wipes the devices of
+    # whoever the provider deactivates): the owner's alone.
+    DIRECTORY_MANAGE = "directory.manage"
 
 
 _READ = {

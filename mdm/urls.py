@@ -1,7 +1,7 @@
 """Four doors, each with its own authentication: the console (session), the admin API
 (API tokens or the console's session), the agent API (device credentials), and the employee
-portal (session). Plus Google's Pub/Sub pushes (Google's ID token) and the public endpoints:
-health probes and the JWKS."""
+portal (session). Plus the identity provider's SCIM provisioning (its SCIM token), Google's
+Pub/Sub pushes (Google's ID token) and the public endpoints: health probes and the JWKS."""
 
 from django.conf import settings
 from django.contrib.auth.views import LogoutView
@@ -70,6 +70,8 @@ urlpatterns = [
     path("api/v1/", include("personas.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The identity provider's door: SCIM 2.0 provisioning (its own bearer tokens, no session).
+    path("scim/v2/", include("directory.scim.urls")),
     path(".well-known/jwks.json", public.jwks_view, name="jwks"),
     path("healthz", public.healthz, name="healthz"),
     path("readyz", public.readyz, name="readyz"),
