@@ -13,6 +13,8 @@ from devices import portal as device_portal
 from devices import signing_keys_views as signing_key_pages
 from devices import views as device_pages
 from devices.android import pubsub as android_pubsub
+from directory import views as directory_pages
+from directory.scim import urls as scim_urls
 from mdm.console import members
 from mdm.console.urls import urlpatterns as console_auth
 from mdm.views import public
@@ -44,6 +46,13 @@ console = [
     path("android/disconnect/", device_pages.android_disconnect, name="android-disconnect"),
     path("signing-keys/", signing_key_pages.signing_keys, name="signing-keys"),
     path("signing-keys/<str:kid>/retire/", signing_key_pages.signing_key_retire_view, name="signing-key-retire"),
+    path("identity-provider/", directory_pages.identity_provider, name="identity-provider"),
+    path("identity-provider/tokens/", directory_pages.scim_token_create_view, name="scim-token-create"),
+    path(
+        "identity-provider/tokens/<uuid:pk>/revoke/", directory_pages.scim_token_revoke_view, name="scim-token-revoke"
+    ),
+    path("identity-provider/offboarding/", directory_pages.offboarding_view, name="identity-provider-offboarding"),
+    path("identity-provider/groups/<uuid:pk>/", directory_pages.group_map_view, name="identity-provider-group"),
 ]
 
 portal = [
@@ -71,7 +80,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # The identity provider's door: SCIM 2.0 provisioning (its own bearer tokens, no session).
-    path("scim/v2/", include("directory.scim.urls")),
+    path("scim/v2/", include(scim_urls)),
     path(".well-known/jwks.json", public.jwks_view, name="jwks"),
     path("healthz", public.healthz, name="healthz"),
     path("readyz", public.readyz, name="readyz"),

@@ -19,6 +19,7 @@ from scim2_models import (
     GroupMember,
     Meta,
     Patch,
+    Reference,
     ResourceType,
     ScimPolicy,
     ScimProvider,
@@ -53,7 +54,7 @@ SERVICE_PROVIDER_CONFIG = ServiceProviderConfig(
     etag=ETag(supported=True),
     authentication_schemes=[
         AuthenticationScheme(
-            type="oauthbearertoken",
+            type=AuthenticationScheme.Type.oauthbearertoken,
             name="Bearer token",
             description="A SCIM token (mdmst_...) created on the console's Identity provider page.",
             primary=True,
@@ -127,7 +128,7 @@ def group_resource(group: DirectoryGroup, *, with_members: bool = True) -> Group
             GroupMember(
                 value=str(row.member_id),
                 display=row.member.user_name,
-                ref=f"{base_url()}/Users/{row.member_id}",
+                ref=Reference(f"{base_url()}/Users/{row.member_id}"),
                 type="User",
             )
             for row in rows

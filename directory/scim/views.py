@@ -18,7 +18,7 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -109,7 +109,7 @@ class ScimView(View):
     token: ScimToken
     actor: Actor
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         try:
             header = request.META.get("HTTP_AUTHORIZATION", "")
             scheme, _, secret = header.partition(" ")
@@ -136,7 +136,7 @@ class ScimView(View):
             return scim_error(500, "The server could not complete the request.")
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        allowed = ", ".join(m.upper() for m in self._allowed_methods())
+        allowed = ", ".join(m.upper() for m in self.http_method_names if hasattr(self, m))
         return scim_error(405, f"{request.method} is not allowed here.", Allow=allowed)
 
     # Input -------------------------------------------------------------------------------------
