@@ -122,8 +122,8 @@ def test_it_serves_okta_s_provisioning_sequence(scim):
     group_model = client.get_resource_model("Group")
     payload = {"schemas": [GROUP], "displayName": "Engineering", "members": []}
     group = send(client, group_model, "POST", "/Groups", payload)
-    add = {"schemas": [PATCH], "Operations": [
-        {"op": "add", "path": "members", "value": [{"value": created.id, "display": "peter@initech-corp.com"}]}]}  # fmt: skip
+    member = {"value": created.id, "display": "peter@initech-corp.com"}
+    add = {"schemas": [PATCH], "Operations": [{"op": "add", "path": "members", "value": [member]}]}
     send(client, group_model, "PATCH", f"/Groups/{group.id}", add)
     assert [m.value for m in client.query(group_model, group.id).members] == [created.id]
     rename = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"id": group.id, "displayName": "Eng"}}]}
