@@ -69,13 +69,13 @@ def test_it_refuses_a_duplicate_user_name_with_409_uniqueness(idp, alice):
         (
             '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x@acme-corp.com", "x": 1}',
             "invalidSyntax",
-        ),  # fmt: skip
+        ),
         ('{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"]}', "invalidValue"),
         ('{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "not-an-email"}', "invalidValue"),
         (
             '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a@acme-corp.com", "active": []}',
             "invalidValue",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_it_refuses_bad_user_bodies_with_a_scim_400_and_changes_nothing(idp, raw, scim_type):
