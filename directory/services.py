@@ -380,6 +380,8 @@ def _end_sessions(user: User) -> int:
 def _offboard(record: DirectoryUser, actor: Actor, client_ip: str | None) -> dict[str, Any]:
     """What a deactivation does to the person in this organization; the details for its audit event."""
     rule = offboarding_of(record.organization_id)
+    # Sessions first: they lock nothing, and the rest holds the organization's row (the audit log).
+    sessions_ended = _end_sessions(record.user)
     devices = Device.objects.filter(
         organization_id=record.organization_id, owner_id=record.user_id, state=DeviceState.ACTIVE
     ).order_by("enrolled_at", "id")
@@ -404,7 +406,7 @@ def _offboard(record: DirectoryUser, actor: Actor, client_ip: str | None) -> dic
         api_token_revoke(api_token=api_token, actor=actor, client_ip=client_ip)
         revoked += 1
     record.offboarded_with = rule
-    return {"offboarding": rule, **counts, "tokens_revoked": revoked, "sessions_ended": _end_sessions(record.user)}
+    return {"offboarding": rule, **counts, "tokens_revoked": revoked, "sessions_ended": sessions_ended}
 
 
 def _reactivate(record: DirectoryUser, actor: Actor, client_ip: str | None) -> dict[str, Any]:

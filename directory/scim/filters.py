@@ -99,6 +99,8 @@ class QueryTranslator(FilterVisitor[Q]):
     def visit_comparison(self, node: Comparison) -> Q:
         column = self.column(node.attr_path)
         value: Any = node.value
+        if isinstance(value, str) and "\x00" in value:
+            raise _refuse("A filter value may not contain NUL characters.")
         negate = node.op == CompareOperator.ne
         if column.kind in ("text", "exact"):
             lookups = _TEXT_LOOKUPS if column.kind == "text" else _EXACT_LOOKUPS

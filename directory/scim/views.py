@@ -28,6 +28,7 @@ from scim2_models import (
     Error,
     Group,
     InvalidSyntaxException,
+    InvalidValueException,
     ListResponse,
     PatchOp,
     ResourceType,
@@ -71,6 +72,8 @@ _JSON_TYPES = {SCIM_CONTENT_TYPE, "application/json"}
 # RFC 7644 §3.12's scimType for a refusal of our services, by its code.
 _SCIM_TYPES = {"uniqueness": "uniqueness", "mutability": "mutability", "invalid": "invalidValue"}
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d{1,9})"\s*$')
+# Past any organization's size, and within what a database OFFSET takes.
+MAX_START_INDEX = 2**31
 _QUERY_PARAMETERS = {
     "filter": "filter",
     "startIndex": "start_index",
@@ -146,10 +149,13 @@ class ScimView(View):
             raise InvalidSyntaxException(detail=f"Send {SCIM_CONTENT_TYPE}.")
         try:
             payload = json.loads(self.request.body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise InvalidSyntaxException(detail="The body is not JSON.") from None
         if not isinstance(payload, dict):
             raise InvalidSyntaxException(detail="The body must be a JSON object.")
+        if _holds_nul(payload):
+            # PostgreSQL stores no NUL in text or jsonb: refused here, not as a database error.
+            raise InvalidValueException(detail="Values may not contain NUL characters.")
         return payload
 
     def if_match(self) -> int | None:
@@ -173,7 +179,7 @@ class ScimView(View):
         params = {key: self.request.GET[name] for name, key in _QUERY_PARAMETERS.items() if name in self.request.GET}
         search = SearchRequest[model].model_validate(params, scim_ctx=Context.SEARCH_REQUEST)
         # RFC 7644 §3.4.2.4: a startIndex below 1 is 1; a negative count is 0; we cap at maxResults.
-        start = search.start_index or 1
+        start = min(search.start_index or 1, MAX_START_INDEX)
         count = MAX_RESULTS if search.count is None else max(0, min(search.count, MAX_RESULTS))
         return (search.filter.ast if search.filter else None), start, count
 
@@ -192,6 +198,16 @@ class ScimView(View):
             total_results=total, start_index=start, items_per_page=len(resources), resources=resources
         )
         return scim_json(listed.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=parameters))
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _uuid(value: str) -> uuid.UUID | None:

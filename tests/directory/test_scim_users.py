@@ -355,3 +355,51 @@ def test_a_token_is_used_for_its_own_organization_only(actors):
     created = idp.create_user("gina@globex-corp.com")
     assert DirectoryUser.objects.get(pk=created["id"]).organization == actors.other_org
     assert Membership.objects.get(user__email="gina@globex-corp.com").organization == actors.other_org
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "raw"),
+    [
+        (
+            "POST",
+            "/Users",
+            '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "n@acme-corp.com", '
+            '"displayName": "a\\u0000b"}',
+        ),
+        (
+            "POST",
+            "/Users",
+            '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "n@acme-corp.com", '
+            '"nick\\u0000": 1}',
+        ),
+        ("POST", "/Users", "[" * 50000 + "]" * 50000),
+        ("POST", "/Groups", '{"displayName": ' + "[" * 20000 + "]" * 20000 + "}"),
+        ("POST", "/Users", '{"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": 1e999}'),
+        ("POST", "/Users", b"\xff\xfe{}"),
+        ("PATCH", "/Users/00000000-0000-0000-0000-000000000000", "{}"),
+    ],
+)
+def test_nasty_bodies_get_a_scim_4xx_never_a_500(idp, method, path, raw, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    response = idp.call(method, path, raw=raw)
+    assert 400 <= response.status_code < 500, response.content
+    assert response["Content-Type"] == SCIM_JSON
+    assert DirectoryUser.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "filter=" + 'userName eq "\\u0000"',
+        "startIndex=" + "9" * 40,
+        "count=" + "9" * 40,
+        "startIndex=1.5",
+        "filter=" + "(" * 5000 + 'userName eq "a"' + ")" * 5000,
+        "filter=" + " and ".join(['userName eq "a"'] * 2000),
+        "attributes=" + ",".join(["userName"] * 2000),
+    ],
+)
+def test_nasty_queries_get_an_answer_never_a_500(idp, query):
+    response = idp.get("/Users?" + query)
+    assert response.status_code in (200, 400), response.content
+    assert response["Content-Type"] == SCIM_JSON
