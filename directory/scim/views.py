@@ -30,6 +30,7 @@ from scim2_models import (
     InvalidSyntaxException,
     InvalidValueException,
     ListResponse,
+    Meta,
     PatchOp,
     ResourceType,
     ResponseParameters,
@@ -374,46 +375,38 @@ class GroupsView(ScimView):
 class ServiceProviderConfigView(ScimView):
     def get(self, request: HttpRequest) -> HttpResponse:
         config = SERVICE_PROVIDER_CONFIG.model_copy()
-        payload = config.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-        payload["meta"] = {"resourceType": "ServiceProviderConfig", "location": f"{base_url()}/ServiceProviderConfig"}
-        return scim_json(payload)
+        config.meta = Meta(resource_type="ServiceProviderConfig", location=f"{base_url()}/ServiceProviderConfig")
+        return scim_json(config.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+
+
+def _documents(documents: Any, kind: str, endpoint: str) -> list[Any]:
+    """The provider's discovery documents, each with its meta (a copy: they are shared)."""
+    described = []
+    for document in documents:
+        document = document.model_copy()
+        document.meta = Meta(resource_type=kind, location=f"{base_url()}/{endpoint}/{document.id}")
+        described.append(document)
+    return described
+
+
+def _discovery(documents: list[Any], model: Any, key: str | None) -> HttpResponse:
+    if key is not None:
+        found = next((document for document in documents if str(document.id) == key), None)
+        if found is None:
+            return scim_error(404, f"No {model.__name__} {key!r}.")
+        return scim_json(found.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE))
+    listed = ListResponse[model](
+        total_results=len(documents), start_index=1, items_per_page=len(documents), resources=documents
+    )
+    return scim_json(listed.model_dump(scim_ctx=Context.SEARCH_RESPONSE))
 
 
 class ResourceTypesView(ScimView):
     def get(self, request: HttpRequest, name: str | None = None) -> HttpResponse:
-        types = list(PROVIDER.resource_types)
-        if name is not None:
-            found = next((t for t in types if t.id == name), None)
-            if found is None:
-                return scim_error(404, f"No resource type {name!r}.")
-            return scim_json(_described(found, "ResourceType", found.id))
-        listed = [_described(t, "ResourceType", t.id) for t in types]
-        return scim_json(_listed(listed))
+        documents = _documents(PROVIDER.resource_types, "ResourceType", "ResourceTypes")
+        return _discovery(documents, ResourceType, name)
 
 
 class SchemasView(ScimView):
     def get(self, request: HttpRequest, schema_id: str | None = None) -> HttpResponse:
-        schemas = list(PROVIDER.schemas)
-        if schema_id is not None:
-            found = next((s for s in schemas if str(s.id) == schema_id), None)
-            if found is None:
-                return scim_error(404, f"No schema {schema_id!r}.")
-            return scim_json(_described(found, "Schema", str(found.id)))
-        return scim_json(_listed([_described(s, "Schema", str(s.id)) for s in schemas]))
-
-
-def _described(document: ResourceType | Schema, kind: str, key: str | None) -> dict[str, Any]:
-    payload = document.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
-    endpoint = "ResourceTypes" if kind == "ResourceType" else "Schemas"
-    payload["meta"] = {"resourceType": kind, "location": f"{base_url()}/{endpoint}/{key}"}
-    return payload
-
-
-def _listed(resources: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
-        "totalResults": len(resources),
-        "startIndex": 1,
-        "itemsPerPage": len(resources),
-        "Resources": resources,
-    }
+        return _discovery(_documents(PROVIDER.schemas, "Schema", "Schemas"), Schema, schema_id)
