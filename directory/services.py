@@ -175,12 +175,19 @@ _USER_COLUMNS = ("external_id", "display_name", "given_name", "family_name", "em
 def _account_email(user_name: str) -> str:
     email = User.objects.normalize_email(user_name.strip()).lower()
     try:
+        if len(email) > 254:
+            raise ValidationError("too long")
         validate_email(email)
     except ValidationError:
         raise ServiceError(
             f"userName must be the person's e-mail address; {user_name!r} is not one.", field="userName"
         ) from None
     return email
+
+
+def _check_external_id(data: UserData) -> None:
+    if len(data.external_id) > 255:
+        raise ServiceError("externalId is at most 255 characters.", field="externalId")
 
 
 def _not_found() -> ServiceError:
@@ -202,6 +209,7 @@ def directory_user_create(
     """Provision a person: link the account with that e-mail (or create one without a password),
     make it an employee unless it is already a member, and keep the provider's record of it."""
     email = _account_email(data.user_name)
+    _check_external_id(data)
     try:
         with transaction.atomic():
             return _user_create(organization=organization, email=email, data=data, actor=actor, client_ip=client_ip)
@@ -271,6 +279,7 @@ def directory_user_update(
     offboards (false) or reactivates (true) them."""
     with transaction.atomic():
         record = _lock_user(record, if_match)
+        _check_external_id(data)
         if data.user_name.strip().lower() != record.user_name.lower():
             raise ServiceError(
                 "userName is the person's account here and cannot change: deprovision and provision again.",
@@ -454,6 +463,12 @@ def _members(organization: Organization, member_ids: list[str]) -> list[Director
     return list(found.values())
 
 
+def _group_external_id(external_id: str) -> str:
+    if len(external_id) > 255:
+        raise ServiceError("externalId is at most 255 characters.", field="externalId")
+    return external_id
+
+
 def _check_group_name(display_name: str) -> str:
     display_name = display_name.strip()
     if not display_name:
@@ -479,7 +494,7 @@ def directory_group_create(
         group = DirectoryGroup.objects.create(
             organization=organization,
             display_name=display_name,
-            external_id=external_id[:255],
+            external_id=_group_external_id(external_id),
             created_at=now,
             updated_at=now,
         )
@@ -511,19 +526,20 @@ def directory_group_update(
     display_name = _check_group_name(display_name)
     with transaction.atomic():
         group = _lock_group(group, if_match)
+        external_id = _group_external_id(external_id)
         members = {member.pk: member for member in _members(group.organization, member_ids)}
         current = dict(DirectoryGroupMember.objects.filter(group=group).values_list("member_id", "member__user_id"))
         added = [member for pk, member in members.items() if pk not in current]
         removed = [pk for pk in current if pk not in members]
         old_name = group.display_name
-        if not added and not removed and old_name == display_name and group.external_id == external_id[:255]:
+        if not added and not removed and old_name == display_name and group.external_id == external_id:
             return group
         DirectoryGroupMember.objects.filter(group=group, member_id__in=removed).delete()
         DirectoryGroupMember.objects.bulk_create(
             [DirectoryGroupMember(organization=group.organization, group=group, member=member) for member in added]
         )
         group.display_name = display_name
-        group.external_id = external_id[:255]
+        group.external_id = external_id
         group.version += 1
         group.updated_at = timezone.now()
         group.save()

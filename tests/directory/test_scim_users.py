@@ -403,3 +403,19 @@ def test_nasty_queries_get_an_answer_never_a_500(idp, query):
     response = idp.get("/Users?" + query)
     assert response.status_code in (200, 400), response.content
     assert response["Content-Type"] == SCIM_JSON
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"schemas": [USER_SCHEMA], "userName": "a" * 250 + "@acme-corp.com"},
+        {"schemas": [USER_SCHEMA], "userName": "long@acme-corp.com", "externalId": "x" * 256},
+        {"schemas": [USER_SCHEMA], "userName": "long@acme-corp.com", "displayName": "x" * 5000},
+    ],
+)
+def test_overlong_values_are_refused_or_kept_whole_never_a_database_error(idp, body):
+    response = idp.post("/Users", body)
+    if "displayName" in body:  # kept whole in the resource, cut only in the column we list
+        assert response.status_code == 201 and response.json()["displayName"] == body["displayName"]
+    else:
+        assert_scim_error(response, 400, "invalidValue")
