@@ -34,6 +34,7 @@ from devices.models import Device, EnrollmentToken, PolicyVersion, Wipe
 from devices.privacy import android_privacy_summary, privacy_summary
 from devices.services import enrollment_token_create
 from devices.wipe import corporate_lock, corporate_wipe_request
+from directory.selectors import persona_for
 from mdm.actors import Actor
 from mdm.audit import audit_event_record
 from mdm.choices import Role
@@ -117,7 +118,8 @@ def enroll(request):
     """Pick the platform, get a personal, single-use enrollment token with its QR code."""
     organization = request.membership.organization
     platforms = _platforms(organization.pk)
-    persona = default_persona(organization.pk)
+    # The persona the employee's provisioned groups give them (SCIM), else the organization's default.
+    persona = persona_for(organization_id=organization.pk, user_id=request.user.pk) or default_persona(organization.pk)
     if request.method != "POST":
         return render(request, "portal/enroll.html", {"platforms": platforms, "persona": persona})
     platform = request.POST.get("platform")
@@ -128,7 +130,7 @@ def enroll(request):
         return _enroll_android(request, persona)
     issued = enrollment_token_create(
         organization=organization,
-        persona=default_persona(organization.pk),
+        persona=persona,
         ownership=Ownership.PERSONAL,
         uses=1,
         expires_at=timezone.now() + ENROLL_TOKEN_LIFETIME,

@@ -21,6 +21,7 @@ from devices.compliance import evaluate_compliance
 from devices.keys import container_key_create, container_keys_destroy
 from devices.models import Command, Device, EnrollmentToken, UsedAssertion
 from devices.policy import policy_issue
+from directory.selectors import persona_for
 from mdm.actors import Actor
 from mdm.audit import audit_event_record
 from mdm.celery import app as celery_app
@@ -247,7 +248,10 @@ def device_enroll(*, request: EnrollmentRequest, client_ip: str | None = None) -
             agent_version=request.agent_version,
             signing_public_key=request.signing_key,
             encryption_public_key=request.encryption_key,
-            persona=record.persona or default_persona(record.organization_id),
+            # A token naming no persona: the employee's provisioned groups decide, else the default.
+            persona=record.persona
+            or persona_for(organization_id=record.organization_id, user_id=record.employee_id)
+            or default_persona(record.organization_id),
             enrollment_token=record,
             enrolled_at=now,
             signing_kid=record.signing_kid or signing_key_current().kid,

@@ -1,5 +1,6 @@
 """Who acts: a member (in the console, the portal or the admin API), one of their API tokens, a
-device on its own behalf, or the system (a beat task, a command-line operator).
+device on its own behalf, an identity provider through its SCIM token, or the system (a beat
+task, a command-line operator).
 
 An `Actor` is what every state-changing service takes and what the audit log records. Two
 actors are the same when their kind and id are (their labels are only for people to read); the
@@ -22,6 +23,7 @@ class ActorKind(models.TextChoices):
     USER = "user", "Member"
     API_TOKEN = "api_token", "API token"
     DEVICE = "device", "Device"
+    SCIM_TOKEN = "scim_token", "SCIM token"
     SYSTEM = "system", "System"
 
 
@@ -30,6 +32,13 @@ class _NamedDevice(Protocol):
     def pk(self) -> object: ...
 
     name: str
+
+
+class _ScimToken(Protocol):
+    @property
+    def pk(self) -> object: ...
+
+    prefix: str
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,6 +63,11 @@ class Actor:
     def device(cls, device: _NamedDevice) -> Actor:
         """A device acting on its own behalf (enrolling, reporting a result, unenrolling)."""
         return cls(ActorKind.DEVICE, str(device.pk), device.name)
+
+    @classmethod
+    def scim_token(cls, token: _ScimToken) -> Actor:
+        """An identity provider provisioning the organization through one of its SCIM tokens."""
+        return cls(ActorKind.SCIM_TOKEN, str(token.pk), f"SCIM token {token.prefix}")
 
     @classmethod
     def system(cls, label: str = "system") -> Actor:

@@ -4,6 +4,7 @@ Django-level errors, bodies over the size limit, and crashes."""
 from __future__ import annotations
 
 import io
+import json
 import logging
 
 from django.conf import settings
@@ -87,7 +88,16 @@ def _read_chunked_body(request) -> HttpResponse | None:
     return None
 
 
+# The identity provider's SCIM door answers in SCIM's own error format (RFC 7644 §3.12), even here.
+SCIM_PREFIX = "/scim/"
+
+
 def _refuse(request, status: int, code: str, detail: str) -> HttpResponse:
+    if request.path.startswith(SCIM_PREFIX):
+        error = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": str(status), "detail": detail}
+        if status == 400:
+            error["scimType"] = "invalidValue"
+        return HttpResponse(json.dumps(error), status=status, content_type="application/scim+json")
     if is_api_path(request.path):
         return problem_response(status, code=code, detail=detail)
     if status == 400:

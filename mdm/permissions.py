@@ -44,6 +44,9 @@ class Perm(StrEnum):
     ANDROID_ENTERPRISE_MANAGE = "android_enterprise.manage"
     # Where the organization's audit and device events go (SIEM webhooks and syslog), and replays.
     EVENT_DESTINATIONS_MANAGE = "event_destinations.manage"
+    # The identity provider's SCIM tokens and the offboarding rule (which wipes the devices of
+    # whoever the provider deactivates): the owner's alone.
+    DIRECTORY_MANAGE = "directory.manage"
 
 
 _READ = {

@@ -122,7 +122,7 @@ MIDDLEWARE = [
 
 # Bearer-token APIs that need no session, CSRF, messages or user: LEAN_PATH_MIDDLEWARE, the part
 # of MIDDLEWARE that applies to them and does no I/O, runs in-line, in MIDDLEWARE's order.
-LEAN_PATH_PREFIXES = ("/api/v1/agent/",)
+LEAN_PATH_PREFIXES = ("/api/v1/agent/", "/scim/v2/")
 LEAN_PATH_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "mdm.middleware.SecurityHeadersMiddleware",

@@ -1,7 +1,7 @@
 """Four doors, each with its own authentication: the console (session), the admin API
 (API tokens or the console's session), the agent API (device credentials), and the employee
-portal (session). Plus Google's Pub/Sub pushes (Google's ID token) and the public endpoints:
-health probes and the JWKS."""
+portal (session). Plus the identity provider's SCIM provisioning (its SCIM token), Google's
+Pub/Sub pushes (Google's ID token) and the public endpoints: health probes and the JWKS."""
 
 from django.conf import settings
 from django.contrib.auth.views import LogoutView
@@ -13,6 +13,8 @@ from devices import portal as device_portal
 from devices import signing_keys_views as signing_key_pages
 from devices import views as device_pages
 from devices.android import pubsub as android_pubsub
+from directory import views as directory_pages
+from directory.scim import urls as scim_urls
 from events import views as event_pages
 from mdm import metrics
 from mdm.console import members
@@ -59,6 +61,13 @@ console = [
     ),
     path("event-destinations/<uuid:pk>/delete/", event_pages.destination_delete, name="event-destination-delete"),
     path("signing-keys/<str:kid>/retire/", signing_key_pages.signing_key_retire_view, name="signing-key-retire"),
+    path("identity-provider/", directory_pages.identity_provider, name="identity-provider"),
+    path("identity-provider/tokens/", directory_pages.scim_token_create_view, name="scim-token-create"),
+    path(
+        "identity-provider/tokens/<uuid:pk>/revoke/", directory_pages.scim_token_revoke_view, name="scim-token-revoke"
+    ),
+    path("identity-provider/offboarding/", directory_pages.offboarding_view, name="identity-provider-offboarding"),
+    path("identity-provider/groups/<uuid:pk>/", directory_pages.group_map_view, name="identity-provider-group"),
 ]
 
 portal = [
@@ -86,6 +95,8 @@ urlpatterns = [
     path("api/v1/", include("events.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The identity provider's door: SCIM 2.0 provisioning (its own bearer tokens, no session).
+    path("scim/v2/", include(scim_urls)),
     path(".well-known/jwks.json", public.jwks_view, name="jwks"),
     path("healthz", public.healthz, name="healthz"),
     path("readyz", public.readyz, name="readyz"),

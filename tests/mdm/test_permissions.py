@@ -6,10 +6,10 @@ from mdm.choices import Role
 from mdm.permissions import Perm, role_can
 
 SPEC = {
-    # owner: everything, members and the Android Enterprise connection included
+    # owner: everything, members, the Android Enterprise connection and the identity provider included
     Role.OWNER: set(Perm),
     # admin: personas, tokens, devices, wipe, event destinations
-    Role.ADMIN: set(Perm) - {Perm.MEMBERS_MANAGE, Perm.ANDROID_ENTERPRISE_MANAGE},
+    Role.ADMIN: set(Perm) - {Perm.MEMBERS_MANAGE, Perm.ANDROID_ENTERPRISE_MANAGE, Perm.DIRECTORY_MANAGE},
     # helpdesk: read devices, lock/unlock, issue enrollment tokens; no wipe, no persona edits
     Role.HELPDESK: {
         Perm.ORG_VIEW,
