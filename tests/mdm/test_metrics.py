@@ -13,7 +13,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from devices.choices import CommandState, DeviceState, ManagementChannel
 from devices.models import Command, Push
+from events.services import event_destination_create
+from mdm.actors import Actor
+from mdm.audit import audit_event_record
 from mdm.celery import app as celery_app
+from mdm.outbox import outbox_sequence
 from personas.models import Persona
 from tests.devices.test_device_selectors import make_device
 
@@ -115,3 +119,27 @@ def test_an_allowed_network_scrapes_without_a_token(client, settings, broker):
     settings.MDM_METRICS_ALLOWED_NETWORKS = [ipaddress.ip_network("10.1.0.0/16")]
     assert scrape(client, REMOTE_ADDR="10.1.2.3")
     assert client.get("/metrics").status_code == 403  # loopback is no longer in the list
+
+
+def test_each_event_destination_shows_its_backlog_and_lag(client, actors, broker, settings):
+    settings.MDM_EVENTS_ALLOW_PRIVATE_URLS = True
+    created = event_destination_create(
+        organization=actors.org,
+        name="SIEM",
+        kind="webhook",
+        config={"url": "http://127.0.0.1:9/hook"},
+        actor=Actor.member(actors.owner),
+    )
+    audit_event_record(organization=actors.org, action="signing_key.rotated", at=timezone.now() - timedelta(minutes=5))
+    outbox_sequence()
+    got = scrape(client)
+    labels = (
+        ("destination", str(created.destination.pk)),
+        ("kind", "webhook"),
+        ("name", "SIEM"),
+        ("organization", "acme"),
+    )
+    assert got[("mdm_event_destination_pending_events", labels)] >= 1
+    assert got[("mdm_event_destination_lag_seconds", labels)] >= 5 * 60 - 5
+    assert got[("mdm_event_destination_failing", labels)] == 0
+    assert got[("mdm_event_destination_enabled", labels)] == 1
