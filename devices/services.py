@@ -81,7 +81,10 @@ def enrollment_token_check(
         raise ServiceError(f"A token may live at most {MAX_TOKEN_LIFETIME.days} days.", field="expires_at")
     if persona is not None and persona.organization_id != organization.pk:
         raise ServiceError("No such persona.", field="persona")
-    if employee is not None and not Membership.objects.filter(organization=organization, user=employee).exists():
+    if (
+        employee is not None
+        and not Membership.objects.filter(organization=organization, user=employee, suspended_at__isnull=True).exists()
+    ):
         raise ServiceError("No such employee in this organization.", field="employee")
     if employee is not None and uses != 1:
         raise ServiceError("A token bound to one employee is for one device: uses must be 1.", field="uses")

@@ -3,7 +3,7 @@
 from mdm.audit import register_actions
 
 _OFFBOARD = {"user_name", "offboarding", "devices", "wipes", "wipes_held", "locks", "refused", "tokens_revoked",
-             "sessions_ended"}  # fmt: skip
+             "sessions_ended", "enrollment_tokens_revoked"}  # fmt: skip
 
 register_actions(
     {

@@ -22,11 +22,13 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from devices.choices import DeviceState
-from devices.models import Device, Wipe
+from devices.models import Device, EnrollmentToken, Wipe
 from devices.push import MAX_ASSIGN, persona_assign
+from devices.services import enrollment_token_revoke
 from devices.wipe import corporate_lock, corporate_wipe_request, wipe_cancel
 from directory.choices import Offboarding
 from directory.models import DirectoryGroup, DirectoryGroupMember, DirectorySettings, DirectoryUser, ScimToken
@@ -240,6 +242,9 @@ def _user_create(
     if membership_created:
         membership_add(organization=organization, user=user, role=Role.EMPLOYEE, actor=actor, client_ip=client_ip)
     now = timezone.now()
+    # Provisioned inactive, the person gets no access yet; provisioned again after a deletion, the
+    # earlier record's suspension ends.
+    Membership.objects.filter(organization=organization, user=user).update(suspended_at=None if data.active else now)
     record = DirectoryUser.objects.create(
         organization=organization,
         user=user,
@@ -414,8 +419,28 @@ def _offboard(record: DirectoryUser, actor: Actor, client_ip: str | None) -> dic
     for api_token in tokens.filter(revoked_at__isnull=True).select_related("organization"):
         api_token_revoke(api_token=api_token, actor=actor, client_ip=client_ip)
         revoked += 1
+    # Enrollment tokens issued to the person and not used yet would let them enroll a device after
+    # leaving: revoked with the rest.
+    pending = EnrollmentToken.objects.filter(
+        organization_id=record.organization_id, employee_id=record.user_id, revoked_at__isnull=True
+    ).filter(uses_count__lt=F("uses_allowed"))
+    enrollment_revoked = 0
+    for enrollment_token in pending.order_by("created_at", "id"):
+        enrollment_token_revoke(enrollment_token=enrollment_token, actor=actor, client_ip=client_ip)
+        enrollment_revoked += 1
+    # The membership stays (the role comes back with a reactivation) but opens nothing: no
+    # console, portal or API in this organization, whatever session or password the person has.
+    Membership.objects.filter(organization_id=record.organization_id, user_id=record.user_id).update(
+        suspended_at=timezone.now()
+    )
     record.offboarded_with = rule
-    return {"offboarding": rule, **counts, "tokens_revoked": revoked, "sessions_ended": sessions_ended}
+    return {
+        "offboarding": rule,
+        **counts,
+        "tokens_revoked": revoked,
+        "enrollment_tokens_revoked": enrollment_revoked,
+        "sessions_ended": sessions_ended,
+    }
 
 
 def _reactivate(record: DirectoryUser, actor: Actor, client_ip: str | None) -> dict[str, Any]:
@@ -439,6 +464,7 @@ def _reactivate(record: DirectoryUser, actor: Actor, client_ip: str | None) -> d
                 unlocks += 1
             except ServiceError:
                 pass
+    Membership.objects.filter(organization_id=record.organization_id, user_id=record.user_id).update(suspended_at=None)
     record.offboarded_with = ""
     return {"wipes_cancelled": cancelled, "unlocks": unlocks}
 

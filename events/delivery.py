@@ -320,7 +320,10 @@ def _notify_owners(destination_id) -> None:
         return
     owners = list(
         Membership.objects.filter(
-            organization_id=destination.organization_id, role=Role.OWNER, user__is_active=True
+            organization_id=destination.organization_id,
+            role=Role.OWNER,
+            user__is_active=True,
+            suspended_at__isnull=True,
         ).values_list("user__email", flat=True)
     )
     if not owners:

@@ -86,13 +86,19 @@ class Organization(models.Model):
 
 
 class Membership(models.Model):
-    """A user's role in one organization's console and admin API."""
+    """A user's role in one organization's console and admin API.
+
+    `suspended_at`: the organization's identity provider deactivated the person (SCIM). The
+    membership then opens nothing (no console, portal or API token in this organization) until
+    the provider reactivates them; it is kept, role included, for that day.
+    """
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices)
     created_at = models.DateTimeField(default=timezone.now)
+    suspended_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["organization__name", "user__email"]

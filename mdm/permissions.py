@@ -118,10 +118,15 @@ _CONTEXT_ATTRIBUTE = "_mdm_org_context"
 
 
 def memberships_of(user: User | AnonymousUser, *, console: bool = True) -> list[Membership]:
-    """The user's memberships: those with a console role, or (console=False) all of them."""
+    """The user's memberships: those with a console role, or (console=False) all of them; never
+    one the identity provider suspended."""
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return []
-    rows = Membership.objects.filter(user=user).select_related("organization").order_by("organization__name")
+    rows = (
+        Membership.objects.filter(user=user, suspended_at__isnull=True)
+        .select_related("organization")
+        .order_by("organization__name")
+    )
     if console:
         rows = rows.filter(role__in=CONSOLE_ROLES)
     return list(rows)

@@ -159,9 +159,11 @@ def api_token_lookup(token: str) -> ApiToken | None:
     api_token = ApiToken.objects.select_related("organization", "user").filter(token_hash=_hash_token(token)).first()
     if api_token is None or not api_token.is_usable() or not api_token.user.is_active:
         return None
-    membership = Membership.objects.filter(organization=api_token.organization, user=api_token.user).first()
+    membership = Membership.objects.filter(
+        organization=api_token.organization, user=api_token.user, suspended_at__isnull=True
+    ).first()
     if membership is None:
-        return None  # the member left: their tokens stop working with them
+        return None  # the member left (or was suspended): their tokens stop working with them
     api_token._membership = membership
     now = timezone.now()
     if api_token.last_used_at is None or (now - api_token.last_used_at).total_seconds() > 60:

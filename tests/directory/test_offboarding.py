@@ -10,10 +10,14 @@ from django.test import Client
 
 from devices.choices import ContainerState
 from devices.models import Command, Wipe
+from devices.services import enrollment_token_create
 from directory.services import directory_settings_update
 from mdm.actors import SYSTEM
+from mdm.errors import ServiceError
 from mdm.models import ApiToken, AuditEvent, Membership
+from mdm.permissions import memberships_of
 from mdm.services import api_token_create, membership_add
+from tests.conftest import PASSWORD
 from tests.devices.test_device_selectors import make_device
 from tests.directory.helpers import Provider
 
@@ -67,7 +71,7 @@ def test_a_deactivation_wipes_the_devices_ends_sessions_and_revokes_tokens(idp, 
     assert event.actor_type == "scim_token"
     assert event.details | {"user_name": "x"} == {
         "user_name": "x", "offboarding": "wipe", "devices": 1, "wipes": 1, "wipes_held": 0, "locks": 0,
-        "refused": 0, "tokens_revoked": 1, "sessions_ended": 1,
+        "refused": 0, "tokens_revoked": 1, "enrollment_tokens_revoked": 0, "sessions_ended": 1,
     }  # fmt: skip
     for action in ("wipe.requested", "api_token.revoked"):
         assert AuditEvent.objects.get(organization=actors.org, action=action).actor_type == "scim_token"
@@ -154,3 +158,30 @@ def test_only_the_persons_active_devices_are_offboarded(idp, actors):
     make_device(actors.org, owner=user, state="retired")  # not active: not touched at all
     idp.patch(f"/Users/{scim_id}", DEACTIVATE)
     assert AuditEvent.objects.get(action="directory.user_deactivated").details["devices"] == 1
+
+
+def test_a_deactivated_person_signing_in_again_gets_nothing_here_until_reactivated(idp, actors):
+    # A linked account with its own password: ending its sessions is not enough, signing in again
+    # must not reopen the organization (console, portal, API token, an enrollment token kept).
+    actors.helpdesk.email = "charlie@acme-corp.com"
+    actors.helpdesk.save(update_fields=["email"])
+    scim_id, user = provision(idp, "charlie@acme-corp.com")
+    membership_add(organization=actors.other_org, user=user, role="auditor", actor=SYSTEM)
+    unused = enrollment_token_create(organization=actors.org, employee=user, actor=SYSTEM)
+    idp.patch(f"/Users/{scim_id}", DEACTIVATE)
+
+    browser = Client()
+    assert browser.login(username=user.email, password=PASSWORD)
+    assert [m.organization for m in memberships_of(user, console=False)] == [actors.other_org]
+    browser.post("/console/switch-organization/", {"organization": str(actors.org.pk)})
+    assert "Acme" not in browser.get("/console/").content.decode()  # only the other organization
+    unused.enrollment_token.refresh_from_db()
+    assert unused.enrollment_token.revoked_at is not None
+    with pytest.raises(ServiceError):
+        enrollment_token_create(organization=actors.org, employee=user, actor=SYSTEM)
+    details = AuditEvent.objects.get(action="directory.user_deactivated").details
+    assert details["enrollment_tokens_revoked"] == 1
+
+    idp.patch(f"/Users/{scim_id}", REACTIVATE)
+    assert {m.organization for m in memberships_of(user)} == {actors.org, actors.other_org}
+    assert Membership.objects.get(organization=actors.org, user=user).role == "helpdesk"

@@ -304,9 +304,12 @@ def test_a_deleted_user_is_gone_for_scim_and_may_be_provisioned_again(idp, alice
     assert_scim_error(idp.get(f"/Users/{alice['id']}"), 404)
     assert_scim_error(idp.delete(f"/Users/{alice['id']}"), 404)
     assert idp.get("/Users").json()["totalResults"] == 0
-    assert DirectoryUser.objects.get(pk=alice["id"]).deleted_at is not None  # kept for the audit log
+    deleted = DirectoryUser.objects.get(pk=alice["id"])
+    assert deleted.deleted_at is not None  # kept for the audit log
+    assert Membership.objects.get(organization=deleted.organization, user=deleted.user).suspended_at is not None
     again = idp.create_user(ALICE)
     assert again["id"] != alice["id"]
+    assert Membership.objects.get(organization=deleted.organization, user=deleted.user).suspended_at is None
 
 
 def test_discovery_documents_come_from_scim2_models(idp):
