@@ -7,11 +7,15 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from typing import Any
 
+from django.http import HttpRequest, StreamingHttpResponse
+
 from devices import selectors
 from devices.choices import AndroidPolicySync, DeviceState, ManagementChannel
 from devices.models import Command, Device, Push
 from devices.selectors import DeviceFilter
+from mdm.exports import export_response
 from mdm.lib.csvstream import keyset_chunks
+from mdm.permissions import OrgContext
 
 DEVICE_COLUMNS = (
     "id", "name", "owner", "ownership", "platform", "channel", "model", "os_version", "agent_version",
@@ -92,6 +96,22 @@ def push_result_export(*, push: Push) -> Iterator[list[Sequence[Any]]]:
     yield from keyset_chunks(android, columns=_ANDROID_VALUES, order=("id",), row=_android_row(push))
 
 
-def filters_detail(filters: DeviceFilter) -> dict[str, str]:
-    """The filters of an export, for its audit event."""
-    return {name: str(value) for name, value in asdict(filters).items() if value is not None}
+def device_export_response(
+    request: HttpRequest, *, context: OrgContext, filters: DeviceFilter
+) -> StreamingHttpResponse:
+    given = {name: value for name, value in asdict(filters).items() if value is not None}
+    chunks = device_export(organization_id=context.organization.pk, filters=filters)
+    return export_response(
+        request, context=context, what="devices", filters=given, header=DEVICE_COLUMNS, chunks=chunks
+    )
+
+
+def push_result_export_response(request: HttpRequest, *, context: OrgContext, push: Push) -> StreamingHttpResponse:
+    return export_response(
+        request,
+        context=context,
+        what="push_results",
+        filters={"push": push.pk},
+        header=PUSH_RESULT_COLUMNS,
+        chunks=push_result_export(push=push),
+    )

@@ -24,13 +24,7 @@ from devices.android import client as android_client
 from devices.android.enterprise import enterprise_connect, enterprise_disconnect, enterprise_of, enterprise_signup_start
 from devices.android.tokens import IssuedAndroidToken, android_token_create
 from devices.choices import DeviceState, ManagementChannel
-from devices.exports import (
-    DEVICE_COLUMNS,
-    PUSH_RESULT_COLUMNS,
-    device_export,
-    filters_detail,
-    push_result_export,
-)
+from devices.exports import device_export_response, push_result_export_response
 from devices.filters import DeviceFilterForm
 from devices.forms import (
     AndroidConnectForm,
@@ -44,8 +38,6 @@ from devices.services import enrollment_token_create, enrollment_token_revoke
 from devices.wipe import corporate_lock, corporate_wipe_request, employee_wipe, wipe_approve, wipe_cancel
 from mdm.console.decorators import console_view
 from mdm.errors import ServiceError
-from mdm.exports import export_record
-from mdm.lib.csvstream import csv_response, export_filename
 from mdm.lib.durations import parse_duration
 from mdm.lib.http import client_ip
 from mdm.permissions import Perm
@@ -100,35 +92,14 @@ def device_export_view(request) -> HttpResponseBase:
     if form.is_bound and not form.is_valid():
         messages.error(request, _("Correct the filters first: nothing was exported."))
         return redirect(f"{reverse('console:devices')}?{request.GET.urlencode()}")
-    filters = form.device_filter()
-    export_record(
-        organization=org,
-        actor=request.org.actor,
-        what="devices",
-        filters=filters_detail(filters),
-        client_ip=client_ip(request),
-    )
-    chunks = device_export(organization_id=org.pk, filters=filters)
-    return csv_response(request, filename=export_filename("devices", org.slug), header=DEVICE_COLUMNS, chunks=chunks)
+    return device_export_response(request, context=request.org, filters=form.device_filter())
 
 
 @console_view(Perm.PUSHES_VIEW)
 def push_result_export_view(request, pk: uuid.UUID) -> HttpResponseBase:
     org = request.org.organization
     push = get_object_or_404(Push.objects.filter(organization=org), pk=pk)
-    export_record(
-        organization=org,
-        actor=request.org.actor,
-        what="push_results",
-        filters={"push": push.pk},
-        client_ip=client_ip(request),
-    )
-    return csv_response(
-        request,
-        filename=export_filename(f"push-{push.pk}", org.slug),
-        header=PUSH_RESULT_COLUMNS,
-        chunks=push_result_export(push=push),
-    )
+    return push_result_export_response(request, context=request.org, push=push)
 
 
 def _device(request, pk: uuid.UUID) -> Device:

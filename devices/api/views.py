@@ -36,13 +36,7 @@ from devices.api.serializers import (
     WipeSerializer,
 )
 from devices.choices import ManagementChannel
-from devices.exports import (
-    DEVICE_COLUMNS,
-    PUSH_RESULT_COLUMNS,
-    device_export,
-    filters_detail,
-    push_result_export,
-)
+from devices.exports import device_export_response, push_result_export_response
 from devices.filters import DEVICE_QUERY_PARAMS, device_filter_from_query
 from devices.models import Command, Device, EnrollmentToken, Push, Wipe
 from devices.push import push_progress
@@ -58,8 +52,6 @@ from mdm.api.errors import Gone
 from mdm.api.pagination import SeekPagePagination
 from mdm.api.params import QueryParam, openapi_parameters, parse_query
 from mdm.api.permissions import OrgScopedMixin
-from mdm.exports import export_record
-from mdm.lib.csvstream import csv_response, export_filename
 from mdm.lib.http import client_ip
 from mdm.permissions import Perm
 from personas.selectors import persona_get
@@ -196,19 +188,7 @@ class DeviceExportApi(CsvExportMixin, OrgScopedMixin, APIView):
     def get(self, request: Request) -> StreamingHttpResponse:
         self.refuse_unknown_params(request)
         filters = device_filter_from_query(request)
-        export_record(
-            organization=self.organization,
-            actor=self.org_context.actor,
-            what="devices",
-            filters=filters_detail(filters),
-            client_ip=client_ip(request),
-        )
-        return csv_response(
-            request,
-            filename=export_filename("devices", self.organization.slug),
-            header=DEVICE_COLUMNS,
-            chunks=device_export(organization_id=self.organization.pk, filters=filters),
-        )
+        return device_export_response(request, context=self.org_context, filters=filters)
 
 
 class DeviceDetailApi(OrgScopedMixin, generics.RetrieveAPIView):
@@ -249,19 +229,7 @@ class PushResultExportApi(CsvExportMixin, OrgScopedMixin, APIView):
     def get(self, request: Request, pk: uuid.UUID) -> StreamingHttpResponse:
         self.refuse_unknown_params(request)
         push = get_object_or_404(Push.objects.filter(organization=self.organization), pk=pk)
-        export_record(
-            organization=self.organization,
-            actor=self.org_context.actor,
-            what="push_results",
-            filters={"push": push.pk},
-            client_ip=client_ip(request),
-        )
-        return csv_response(
-            request,
-            filename=export_filename(f"push-{push.pk}", self.organization.slug),
-            header=PUSH_RESULT_COLUMNS,
-            chunks=push_result_export(push=push),
-        )
+        return push_result_export_response(request, context=self.org_context, push=push)
 
 
 def _device(view: OrgScopedMixin, pk: uuid.UUID) -> Device:

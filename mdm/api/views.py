@@ -21,8 +21,7 @@ from mdm.api.serializers import (
     OrganizationSerializer,
 )
 from mdm.choices import Role
-from mdm.exports import AUDIT_COLUMNS, audit_export, export_record
-from mdm.lib.csvstream import csv_response, export_filename
+from mdm.exports import audit_export_response
 from mdm.lib.http import client_ip
 from mdm.models import ApiToken, AuditEvent, Organization
 from mdm.permissions import Perm
@@ -91,19 +90,7 @@ class AuditEventExportApi(CsvExportMixin, OrgScopedMixin, APIView):
         given = parse_query(request, AUDIT_FILTERS)
         events = _audit_events(self.organization, given)
         filters = {name: value for name, value in given.items() if value is not None}
-        export_record(
-            organization=self.organization,
-            actor=self.org_context.actor,
-            what="audit_events",
-            filters=filters,
-            client_ip=client_ip(request),
-        )
-        return csv_response(
-            request,
-            filename=export_filename("audit", self.organization.slug),
-            header=AUDIT_COLUMNS,
-            chunks=audit_export(events),
-        )
+        return audit_export_response(request, context=self.org_context, events=events, filters=filters)
 
 
 class AuditEventDetailApi(OrgScopedMixin, generics.RetrieveAPIView):

@@ -23,10 +23,8 @@ from mdm.audit import AUDIT_ACTIONS
 from mdm.celery import enqueue_on_commit
 from mdm.console import lockout
 from mdm.console.decorators import console_view
-from mdm.exports import AUDIT_COLUMNS, audit_export, export_record
+from mdm.exports import audit_export_response
 from mdm.lib import cache
-from mdm.lib.csvstream import csv_response, export_filename
-from mdm.lib.http import client_ip
 from mdm.models import AuditEvent
 from mdm.permissions import SESSION_ORG_KEY, Perm, memberships_of
 from mdm.selectors import SeekPaginator
@@ -117,12 +115,7 @@ def audit_export_view(request) -> HttpResponseBase:
             return redirect(f"{reverse('console:audit')}?{request.GET.urlencode()}")
         events = form.filter(events)
     filters = {name: value for name, value in (form.cleaned_data if form.is_bound else {}).items() if value}
-    export_record(
-        organization=org, actor=request.org.actor, what="audit_events", filters=filters, client_ip=client_ip(request)
-    )
-    return csv_response(
-        request, filename=export_filename("audit", org.slug), header=AUDIT_COLUMNS, chunks=audit_export(events)
-    )
+    return audit_export_response(request, context=request.org, events=events, filters=filters)
 
 
 @console_view(Perm.AUDIT_VIEW)
