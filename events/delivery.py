@@ -209,19 +209,9 @@ def _live_batch(destination: EventDestination, token: uuid.UUID) -> tuple[int, b
         passed = events
         cursor = _seq(events[-1])
     with transaction.atomic():
-        owned = EventDestination.objects.select_for_update().filter(pk=destination.pk, lease_token=token).first()
+        owned = _log_attempt(destination, token, events, delivered, error, duration_ms)
         if owned is None:
             return (0, False)  # the lease was lost (this run took too long): the new holder resends
-        DeliveryAttempt.objects.create(
-            organization_id=destination.organization_id,
-            destination_id=destination.pk,
-            first_seq=_seq(events[0]),
-            last_seq=_seq(events[-1]),
-            events=delivered,
-            ok=not error,
-            error=error[:2000],
-            duration_ms=duration_ms,
-        )
         owned.cursor = max(owned.cursor, cursor)
         _outcome(owned, error)
     return (delivered, not error)
@@ -244,24 +234,41 @@ def _replay_batch(destination: EventDestination, token: uuid.UUID) -> tuple[int,
     delivered, error = _send(destination, [envelope_of(e, slug) for e in events], token)
     duration_ms = int((time.monotonic() - started) * 1000)
     with transaction.atomic():
-        owned = EventDestination.objects.select_for_update().filter(pk=destination.pk, lease_token=token).first()
+        owned = _log_attempt(destination, token, events, delivered, error, duration_ms, replay=replay)
         if owned is None:
             return (0, False)
-        DeliveryAttempt.objects.create(
-            organization_id=destination.organization_id,
-            destination_id=destination.pk,
-            replay=replay,
-            first_seq=_seq(events[0]),
-            last_seq=_seq(events[-1]),
-            events=delivered,
-            ok=not error,
-            error=error[:2000],
-            duration_ms=duration_ms,
-        )
         if delivered:
             Replay.objects.filter(pk=replay.pk).update(cursor=_seq(events[delivered - 1]), sent=F("sent") + delivered)
         _outcome(owned, error)
     return (delivered, not error)
+
+
+def _log_attempt(
+    destination: EventDestination,
+    token: uuid.UUID,
+    events: list[OutboxEvent],
+    delivered: int,
+    error: str,
+    duration_ms: int,
+    replay: Replay | None = None,
+) -> EventDestination | None:
+    """In the caller's transaction: the destination row, locked, if this run still holds its
+    lease (None: it lost it), with the attempt written to the delivery log."""
+    owned = EventDestination.objects.select_for_update().filter(pk=destination.pk, lease_token=token).first()
+    if owned is None:
+        return None
+    DeliveryAttempt.objects.create(
+        organization_id=destination.organization_id,
+        destination_id=destination.pk,
+        replay=replay,
+        first_seq=_seq(events[0]),
+        last_seq=_seq(events[-1]),
+        events=delivered,
+        ok=not error,
+        error=error[:2000],
+        duration_ms=duration_ms,
+    )
+    return owned
 
 
 def _outcome(destination: EventDestination, error: str) -> None:
