@@ -3,8 +3,6 @@ audit event."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,6 +26,8 @@ from mdm.celery import app as celery_app
 from mdm.celery import enqueue_on_commit
 from mdm.errors import ServiceError
 from mdm.keyring import keyring, register_wrapped
+from mdm.lib.tokens import token_hash as hash_of
+from mdm.lib.tokens import token_new
 from mdm.models import Membership, Organization, SigningKey, User
 from mdm.signing import public_key_pin, signing_key_current
 from personas.models import Persona
@@ -39,10 +39,6 @@ MAX_TOKEN_LIFETIME = timedelta(days=90)
 DEFAULT_TOKEN_LIFETIME = timedelta(days=7)
 # Published by name: devices.tasks is above this module.
 ANDROID_TOKEN_DELETE_TASK = "devices.tasks.android_enrollment_token_delete_task"
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _token_context(token_id) -> str:
@@ -130,10 +126,10 @@ def enrollment_token_create(
         organization=organization, persona=persona, ownership=ownership, uses=uses, expires_at=expires_at,
         employee=employee, now=now,
     )  # fmt: skip
-    token = ENROLLMENT_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = token_new(ENROLLMENT_TOKEN_PREFIX)
     record = EnrollmentToken(
         organization=organization,
-        token_hash=_hash(token),
+        token_hash=hash_of(token),
         prefix=token[:12],
         persona=persona,
         ownership=ownership,
@@ -219,7 +215,7 @@ def device_enroll(*, request: EnrollmentRequest, client_ip: str | None = None) -
     The token's use is counted by one conditional UPDATE: of two agents racing for its last
     use, exactly one gets the row, the other is told the token is used up.
     """
-    token_hash = _hash(request.token) if request.token.startswith(ENROLLMENT_TOKEN_PREFIX) else None
+    token_hash = hash_of(request.token) if request.token.startswith(ENROLLMENT_TOKEN_PREFIX) else None
     with transaction.atomic():
         record = (
             EnrollmentToken.objects.select_related("organization", "persona", "employee")

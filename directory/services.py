@@ -11,8 +11,6 @@ persona of a person's devices when a group is mapped to one (directory.selectors
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,6 +35,7 @@ from mdm.actors import Actor
 from mdm.audit import audit_event_record
 from mdm.choices import Role
 from mdm.errors import ServiceError
+from mdm.lib.tokens import last_used_due, token_hash, token_new
 from mdm.models import ApiToken, Membership, Organization, User
 from mdm.services import api_token_revoke, membership_add
 from personas.models import Persona
@@ -46,10 +45,6 @@ OFFBOARD_REASON = "Offboarded: the identity provider deactivated or deleted this
 
 
 # Tokens -----------------------------------------------------------------------------------------
-
-
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -70,11 +65,11 @@ def scim_token_create(
     name = name.strip()
     if not name:
         raise ServiceError("A token needs a name.", field="name")
-    token = SCIM_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = token_new(SCIM_TOKEN_PREFIX)
     scim_token = ScimToken.objects.create(
         organization=organization,
         name=name[:100],
-        token_hash=_hash_token(token),
+        token_hash=token_hash(token),
         prefix=token[:12],
         created_by=created_by,
     )
@@ -113,14 +108,13 @@ def scim_token_lookup(token: str) -> ScimToken | None:
         return None
     scim_token = (
         ScimToken.objects.select_related("organization")
-        .filter(token_hash=_hash_token(token), revoked_at__isnull=True)
+        .filter(token_hash=token_hash(token), revoked_at__isnull=True)
         .first()
     )
     if scim_token is None:
         return None
     now = timezone.now()
-    if scim_token.last_used_at is None or (now - scim_token.last_used_at).total_seconds() > 60:
-        # At most one write a minute per token, not one per request.
+    if last_used_due(scim_token.last_used_at, now):
         ScimToken.objects.filter(pk=scim_token.pk).update(last_used_at=now)
     return scim_token
 

@@ -11,7 +11,6 @@ networks allowed to scrape it (MDM_METRICS_ALLOWED_NETWORKS, loopback by default
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import logging
@@ -26,6 +25,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from mdm.lib.http import client_ip
+from mdm.lib.tokens import token_hash
 
 logger = logging.getLogger("mdm.metrics")
 
@@ -98,7 +98,7 @@ def _bearer(request: HttpRequest) -> str | None:
 
 def _token_matches(token: str) -> bool:
     expected = settings.MDM_METRICS_TOKEN_SHA256
-    return bool(expected) and hmac.compare_digest(hashlib.sha256(token.encode()).hexdigest(), expected)
+    return bool(expected) and hmac.compare_digest(token_hash(token), expected)
 
 
 @never_cache

@@ -3,7 +3,6 @@ tokens. Each runs in one transaction and writes its audit event."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from mdm.actors import SYSTEM, Actor
 from mdm.audit import audit_event_record
 from mdm.choices import Role
 from mdm.errors import ServiceError
+from mdm.lib.tokens import last_used_due, token_hash, token_new
 from mdm.models import ApiToken, ExternalIdentity, Invitation, Membership, Organization, User
 
 API_TOKEN_PREFIX = "mdmat_"
@@ -83,10 +83,6 @@ def membership_add(
     return membership
 
 
-def _hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 @dataclass(frozen=True)
 class IssuedApiToken:
     api_token: ApiToken
@@ -108,12 +104,12 @@ def api_token_create(
         raise ServiceError("A token needs a name.", field="name")
     if expires_at is not None and expires_at <= timezone.now():
         raise ServiceError("The expiry must be in the future.", field="expires_at")
-    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = token_new(API_TOKEN_PREFIX)
     api_token = ApiToken.objects.create(
         organization=membership.organization,
         user=membership.user,
         name=name[:100],
-        token_hash=_hash_token(token),
+        token_hash=token_hash(token),
         prefix=token[:12],
         expires_at=expires_at,
         created_by=created_by,
@@ -156,7 +152,7 @@ def api_token_lookup(token: str) -> ApiToken | None:
     """The usable token with this secret, with its organization, user and membership loaded."""
     if not token.startswith(API_TOKEN_PREFIX) or len(token) > 100:
         return None
-    api_token = ApiToken.objects.select_related("organization", "user").filter(token_hash=_hash_token(token)).first()
+    api_token = ApiToken.objects.select_related("organization", "user").filter(token_hash=token_hash(token)).first()
     if api_token is None or not api_token.is_usable() or not api_token.user.is_active:
         return None
     membership = Membership.objects.filter(
@@ -166,8 +162,7 @@ def api_token_lookup(token: str) -> ApiToken | None:
         return None  # the member left (or was suspended): their tokens stop working with them
     api_token._membership = membership
     now = timezone.now()
-    if api_token.last_used_at is None or (now - api_token.last_used_at).total_seconds() > 60:
-        # At most one write a minute per token, not one per request.
+    if last_used_due(api_token.last_used_at, now):
         ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
     return api_token
 
