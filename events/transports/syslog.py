@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from events.envelope import Envelope
 from events.transports import TransportError
+from events.transports.addresses import deadline, delivery_deadline_seconds, literal_refused, resolve_checked
 from events.transports.cef import cef_line, severity
 from mdm.errors import ServiceError
 
@@ -69,6 +70,8 @@ MIN_MESSAGE_BYTES = 480
 MAX_UDP_PAYLOAD = 65507
 MAX_CA_PEM_CHARS = 200_000
 DEFAULT_TIMEOUT = 10.0
+# What the closing handshake reads of a receiver that talks back before it closes, at the most.
+MAX_DRAIN_BYTES = 1 << 20
 
 SD_ID = "mdm@32473"
 BOM = b"\xef\xbb\xbf"
@@ -151,6 +154,8 @@ def syslog_config_clean(raw: Mapping[str, Any]) -> dict[str, Any]:
         fail("host", "The receiver's host is required.")
     elif host is None:
         fail("host", "The host must be a hostname or an IP address.")
+    elif literal_refused(host):
+        fail("host", "The host is a private or local address (MDM_EVENTS_ALLOW_PRIVATE_URLS is off).")
 
     port = raw.get("port", DEFAULT_PORTS[transport])
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
@@ -351,9 +356,14 @@ class SyslogTransport:
         )
 
     def _connect(self) -> socket.socket:
+        # The address checked against the SSRF guard is the one connected to (events.transports.addresses).
+        family, socktype, proto, sockaddr = resolve_checked(self.config["host"], self.config["port"])
         try:
-            sock = socket.create_connection((self.config["host"], self.config["port"]), timeout=self.timeout)
+            sock = socket.socket(family, socktype, proto)
+            sock.settimeout(self.timeout)
+            sock.connect(sockaddr)
         except OSError as exc:
+            sock.close()
             raise self._fail("could not connect", exc, 0) from exc
         if self._tls is None:
             return sock
@@ -365,16 +375,23 @@ class SyslogTransport:
 
     def _send_stream(self, messages: list[bytes]) -> None:
         sock = self._connect()
-        delivered = 0
-        try:
-            for message in messages:
-                sock.sendall(b"%d " % len(message) + message)
-                delivered += 1
-            self._close_gracefully(sock)
-        except OSError as exc:
-            raise self._fail("sending failed", exc, delivered) from exc
-        finally:
-            sock.close()
+        written = 0
+        # The timeout bounds each step; the deadline the whole call (a receiver reading a byte at
+        # a time, or talking back without end, would otherwise hold it for ever).
+        with deadline(delivery_deadline_seconds(), lambda: sock):
+            try:
+                for message in messages:
+                    sock.sendall(b"%d " % len(message) + message)
+                    written += 1
+                self._close_gracefully(sock)
+            except OSError as exc:
+                # Written is not read: what the kernel took may never have reached the receiver,
+                # so nothing of the batch counts as delivered (it goes again; receivers dedupe by id).
+                error = self._fail("sending failed", exc, written)
+                error.delivered = 0
+                raise error from exc
+            finally:
+                sock.close()
 
     def _close_gracefully(self, sock: socket.socket) -> None:
         """Ends the connection and waits for the receiver to end it too. A receiver that closes a
@@ -390,8 +407,9 @@ class SyslogTransport:
                     # not a reset, so it had read everything.
                     return
             sock.shutdown(socket.SHUT_WR)
-            while sock.recv(4096):
-                pass
+            drained = 0
+            while drained < MAX_DRAIN_BYTES and (chunk := sock.recv(4096)):
+                drained += len(chunk)
         except (ConnectionResetError, BrokenPipeError) as exc:
             raise SyslogDeliveryError(
                 f"syslog {self.config['transport']} {self._address}: the receiver reset the connection "
@@ -405,9 +423,7 @@ class SyslogTransport:
     def _send_datagrams(self, messages: list[bytes]) -> None:
         delivered = 0
         try:
-            family, kind, proto, _, address = socket.getaddrinfo(
-                self.config["host"], self.config["port"], type=socket.SOCK_DGRAM
-            )[0]
+            family, kind, proto, address = resolve_checked(self.config["host"], self.config["port"], socket.SOCK_DGRAM)
             with socket.socket(family, kind, proto) as sock:
                 sock.settimeout(self.timeout)
                 # Connected, so an ICMP "port unreachable" for one datagram fails a later send.

@@ -16,21 +16,22 @@ from __future__ import annotations
 
 import base64
 import http.client
-import ipaddress
 import json
 import os
 import socket
 import ssl
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from standardwebhooks import Webhook
 
 from events.envelope import Envelope
 from events.transports import TransportError
+from events.transports.addresses import deadline, delivery_deadline_seconds, literal_refused, resolve_checked
 from mdm.errors import ServiceError
 
 MAX_URL_LENGTH = 2000
@@ -71,36 +72,15 @@ def webhook_config_clean(raw: dict) -> dict:
         raise ServiceError("The URL may not have a fragment (#...).", field="config.url")
     if port == 0 or any(c.isspace() for c in url):
         raise ServiceError("This is not a valid URL.", field="config.url")
-    try:
-        literal = ipaddress.ip_address(parts.hostname)
-    except ValueError:
-        literal = None
-    if literal is not None and not _allowed(literal):
+    if literal_refused(parts.hostname):
         raise ServiceError("The URL points at a private or local address.", field="config.url")
     return {"url": url}
 
 
-def _allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if settings.MDM_EVENTS_ALLOW_PRIVATE_URLS:
-        return True
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_global and not address.is_multicast
-
-
-def _resolve(host: str, port: int) -> str:
-    """The first address of `host` that may be reached; TransportError if none (or any is not)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise TransportError(f"Cannot resolve {host}: {exc}") from exc
-    addresses = [str(info[4][0]) for info in infos]
-    if not addresses:
-        raise TransportError(f"Cannot resolve {host}.")
-    for address in addresses:
-        if not _allowed(ipaddress.ip_address(address.split("%")[0])):
-            raise TransportError(f"{host} resolves to a private or local address ({address}): refused.")
-    return addresses[0]
+def url_public(url: str) -> str:
+    """The URL as it may be shown and logged: without its query, which may carry the receiver's
+    own token (errors, the delivery log and the audit log show this form only)."""
+    return urlunsplit(urlsplit(url)._replace(query="", fragment=""))
 
 
 class WebhookTransport:
@@ -110,12 +90,13 @@ class WebhookTransport:
         self.url = config["url"]
         self.webhook = Webhook(secret)
         self.timeout = settings.MDM_EVENTS_WEBHOOK_TIMEOUT_SECONDS
+        self.shown = url_public(self.url)
 
     def _connection(self) -> http.client.HTTPConnection:
         parts = urlsplit(self.url)
         host = parts.hostname or ""
         port = parts.port or (443 if parts.scheme == "https" else 80)
-        address = _resolve(host, port)
+        address = str(resolve_checked(host, port)[3][0])
         conn: http.client.HTTPConnection
         if parts.scheme == "https":
             conn = http.client.HTTPSConnection(host, port, timeout=self.timeout, context=ssl.create_default_context())
@@ -133,30 +114,46 @@ class WebhookTransport:
         parts = urlsplit(self.url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         conn = self._connection()
-        delivered = 0
-        try:
-            for envelope in envelopes:
-                body = json.dumps(envelope.as_json(), separators=(",", ":"), ensure_ascii=False, default=str)
-                now = datetime.now(UTC)
-                headers = {
-                    "content-type": "application/json",
-                    "user-agent": USER_AGENT,
-                    "webhook-id": envelope.id,
-                    "webhook-timestamp": str(int(now.timestamp())),
-                    "webhook-signature": self.webhook.sign(envelope.id, now, body),
-                }
-                try:
-                    conn.request("POST", path, body=body.encode(), headers=headers)
-                    response = conn.getresponse()
-                    response.read(65536)
-                    status = response.status
-                    if response.will_close:
-                        conn.close()
-                except (OSError, http.client.HTTPException) as exc:
-                    reason = str(exc) or type(exc).__name__
-                    raise TransportError(f"POST {self.url} failed: {reason}", delivered=delivered) from exc
-                if not 200 <= status < 300:
-                    raise TransportError(f"POST {self.url} answered {status}.", delivered=delivered)
-                delivered += 1
-        finally:
-            conn.close()
+        # The timeout bounds each read and write; the deadline the whole call (a receiver sending
+        # its answer a byte at a time would hold it for ever).
+        with deadline(delivery_deadline_seconds(), lambda: conn.sock) as until:
+            try:
+                self._post_all(conn, path, envelopes, until)
+            finally:
+                conn.close()
+
+    def _post_all(
+        self, conn: http.client.HTTPConnection, path: str, envelopes: Sequence[Envelope], until: float
+    ) -> None:
+        for delivered, envelope in enumerate(envelopes):
+            if time.monotonic() >= until:
+                raise TransportError(
+                    f"POST {self.shown}: the batch did not finish within {delivery_deadline_seconds():g} s.",
+                    delivered=delivered,
+                )
+            body = json.dumps(envelope.as_json(), separators=(",", ":"), ensure_ascii=False, default=str)
+            now = datetime.now(UTC)
+            headers = {
+                "content-type": "application/json",
+                "user-agent": USER_AGENT,
+                "webhook-id": envelope.id,
+                "webhook-timestamp": str(int(now.timestamp())),
+                "webhook-signature": self.webhook.sign(envelope.id, now, body),
+            }
+            try:
+                conn.request("POST", path, body=body.encode(), headers=headers)
+                response = conn.getresponse()
+                response.read(65536)
+                status = response.status
+                if response.will_close:
+                    conn.close()
+                if time.monotonic() >= until:
+                    # The deadline shut the socket: what was read is a cut-off answer, not a 2xx.
+                    raise TimeoutError("the deadline ended the answer")
+            except (OSError, http.client.HTTPException) as exc:
+                reason = str(exc) or type(exc).__name__
+                if time.monotonic() >= until:
+                    reason = f"no complete answer within {delivery_deadline_seconds():g} s"
+                raise TransportError(f"POST {self.shown} failed: {reason}", delivered=delivered) from exc
+            if not 200 <= status < 300:
+                raise TransportError(f"POST {self.shown} answered {status}.", delivered=delivered)
