@@ -227,6 +227,11 @@ def _user_create(
         raise _duplicate(data.user_name)
     user = User.objects.filter(email__iexact=email).first()
     linked = user is not None
+    if user is not None and not Membership.objects.filter(organization=organization, user=user).exists():
+        # An account of this server that is not ours (another organization's member, say): one
+        # organization's provider may not take it over, nor learn that it exists. The console's
+        # invitation, which its owner accepts, is the way in; then the provider links it.
+        raise _duplicate(data.user_name)
     if user is None:
         # No password: the person signs in through the identity provider (OIDC) or sets one later.
         user = User.objects.create_user(
@@ -440,8 +445,13 @@ def _offboard(record: DirectoryUser, actor: Actor, client_ip: str | None) -> dic
 def _reactivate(record: DirectoryUser, actor: Actor, client_ip: str | None) -> dict[str, Any]:
     """Undo what the deactivation did and can be undone: held wipes are cancelled (a sent wipe
     cannot be: its keys are gone), and the devices it locked are unlocked."""
+    # Only the wipes the offboarding asked for: a held wipe an admin requested for a lost device
+    # (or the offline rule did) stays for the second admin to decide.
     held = Wipe.objects.filter(
-        organization_id=record.organization_id, device__owner_id=record.user_id, state=Wipe.State.HELD
+        organization_id=record.organization_id,
+        device__owner_id=record.user_id,
+        state=Wipe.State.HELD,
+        reason=OFFBOARD_REASON,
     ).order_by("requested_at", "id")
     cancelled = 0
     for wipe in held:

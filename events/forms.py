@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.utils.translation import gettext_lazy
 
 from events.choices import DestinationKind
+from mdm.lib import jsonsafe
 
 
 def _prefixes(text: str) -> list[str]:
@@ -32,8 +31,9 @@ class DestinationCreateForm(forms.Form):
         if not text:
             return {}
         try:
-            value = json.loads(text)
-        except ValueError:
+            value = jsonsafe.loads(text)
+            jsonsafe.check(value, max_depth=jsonsafe.MAX_BODY_DEPTH, text_safe=True)
+        except (ValueError, jsonsafe.UnsafeJSON):
             raise forms.ValidationError(gettext_lazy("This is not valid JSON.")) from None
         if not isinstance(value, dict):
             raise forms.ValidationError(gettext_lazy("A JSON object is expected."))

@@ -100,8 +100,10 @@ def user_resource(record: DirectoryUser) -> UserResource:
     return resource
 
 
-def user_data(resource: UserResource) -> UserData:
-    """What we keep of a User the provider sent (created, replaced, or patched in place)."""
+def user_data(resource: UserResource, *, active_if_absent: bool = True) -> UserData:
+    """What we keep of a User the provider sent (created, replaced, or patched in place). A
+    PATCH that removes `active` leaves it as it was (`active_if_absent`): removing the attribute
+    is no reactivation."""
     stored = resource.model_dump(scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST, scim_policy=POLICY)
     for key in ("id", "meta", "password", "groups", "userName", "active", "externalId"):
         stored.pop(key, None)
@@ -110,7 +112,7 @@ def user_data(resource: UserResource) -> UserData:
     name = resource.name
     return UserData(
         user_name=resource.user_name or "",
-        active=True if resource.active is None else bool(resource.active),
+        active=active_if_absent if resource.active is None else bool(resource.active),
         external_id=resource.external_id or "",
         display_name=resource.display_name or "",
         given_name=(name.given_name if name else None) or "",

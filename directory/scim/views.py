@@ -64,6 +64,7 @@ from directory.services import (
 )
 from mdm.actors import Actor
 from mdm.errors import ServiceError
+from mdm.lib import jsonsafe
 from mdm.lib.http import client_ip
 
 logger = logging.getLogger(__name__)
@@ -154,9 +155,12 @@ class ScimView(View):
             raise InvalidSyntaxException(detail="The body is not JSON.") from None
         if not isinstance(payload, dict):
             raise InvalidSyntaxException(detail="The body must be a JSON object.")
-        if _holds_nul(payload):
-            # PostgreSQL stores no NUL in text or jsonb: refused here, not as a database error.
-            raise InvalidValueException(detail="Values may not contain NUL characters.")
+        try:
+            # PostgreSQL stores no NUL (nor a lone surrogate) in text or jsonb: refused here, not as
+            # a database error.
+            jsonsafe.check(payload, max_depth=jsonsafe.MAX_BODY_DEPTH, text_safe=True)
+        except jsonsafe.UnsafeJSON as exc:
+            raise InvalidValueException(detail=f"Values may not contain this: {exc}") from None
         return payload
 
     def if_match(self) -> int | None:
@@ -199,16 +203,6 @@ class ScimView(View):
             total_results=total, start_index=start, items_per_page=len(resources), resources=resources
         )
         return scim_json(listed.model_dump(scim_ctx=Context.SEARCH_RESPONSE, response_parameters=parameters))
-
-
-def _holds_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_holds_nul(item) for item in value)
-    return False
 
 
 def _uuid(value: str) -> uuid.UUID | None:
@@ -277,7 +271,8 @@ class UsersView(ScimView):
             resource = user_resource(record)
             patch.patch(resource, scim_policy=POLICY)
             record = directory_user_update(
-                record=record, data=user_data(resource), actor=self.actor, if_match=self.if_match(),
+                record=record, data=user_data(resource, active_if_absent=record.active), actor=self.actor,
+                if_match=self.if_match(),
                 client_ip=self.ip,
             )  # fmt: skip
         return self.resource_response(user_resource(record), UserResource)

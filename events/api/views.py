@@ -37,6 +37,7 @@ from events.services import (
 )
 from mdm.api.pagination import PagePagination
 from mdm.api.permissions import OrgScopedMixin
+from mdm.lib import jsonsafe
 from mdm.lib.http import client_ip
 from mdm.permissions import Perm
 
@@ -49,6 +50,11 @@ def _body(data: Any, allowed: set[str]) -> dict[str, Any]:
     """The request's JSON object; a field the endpoint does not take is refused, never ignored."""
     if not isinstance(data, dict):
         raise ValidationError({"non_field_errors": ["A JSON object is expected."]})
+    try:
+        # PostgreSQL's text and jsonb can store neither a NUL nor a lone surrogate.
+        jsonsafe.check(data, max_depth=jsonsafe.MAX_BODY_DEPTH, text_safe=True)
+    except jsonsafe.UnsafeJSON as exc:
+        raise ValidationError({"non_field_errors": [str(exc)]}) from None
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ValidationError({name: ["This endpoint takes no such field."] for name in unknown})
@@ -56,7 +62,10 @@ def _body(data: Any, allowed: set[str]) -> dict[str, Any]:
 
 
 def _when(value: Any, field: str) -> datetime:
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except (ValueError, OverflowError):  # the 45th of the 13th month
+        parsed = None
     if parsed is None:
         raise ValidationError({field: ["An ISO 8601 date and time, e.g. 2026-01-31T12:00:00Z."]})
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

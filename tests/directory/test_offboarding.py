@@ -185,3 +185,28 @@ def test_a_deactivated_person_signing_in_again_gets_nothing_here_until_reactivat
     idp.patch(f"/Users/{scim_id}", REACTIVATE)
     assert {m.organization for m in memberships_of(user)} == {actors.org, actors.other_org}
     assert Membership.objects.get(organization=actors.org, user=user).role == "helpdesk"
+
+
+def test_a_reactivation_cancels_only_the_wipes_the_offboarding_held(idp, actors, settings):
+    settings.MDM_MASS_WIPE_THRESHOLD = 0  # every wipe is held for a second admin
+    scim_id, user = provision(idp, "lost@acme-corp.com")
+    lost, other = phone(actors.org, user), phone(actors.org, user)
+    from devices.wipe import corporate_wipe_request
+    from mdm.actors import Actor
+
+    by_admin = corporate_wipe_request(device=lost, reason="Reported lost", actor=Actor.member(actors.admin))
+    assert by_admin.state == "held"
+    idp.patch(f"/Users/{scim_id}", DEACTIVATE)
+    offboarding = Wipe.objects.get(device=other)
+    assert offboarding.state == "held"
+    idp.patch(f"/Users/{scim_id}", REACTIVATE)
+    assert Wipe.objects.get(pk=offboarding.pk).state == "cancelled"
+    assert Wipe.objects.get(pk=by_admin.pk).state == "held"  # the admin's wipe waits for its decision
+
+
+def test_a_patch_removing_active_changes_nothing(idp, actors):
+    scim_id, _ = provision(idp, "gone@acme-corp.com")
+    idp.patch(f"/Users/{scim_id}", DEACTIVATE)
+    answer = idp.patch(f"/Users/{scim_id}", [{"op": "remove", "path": "active"}])
+    assert answer.status_code == 200 and answer.json()["active"] is False
+    assert not AuditEvent.objects.filter(action="directory.user_reactivated").exists()

@@ -9,6 +9,7 @@ from directory.models import DirectoryUser, ScimToken
 from directory.services import scim_token_create, scim_token_revoke
 from mdm.actors import SYSTEM
 from mdm.models import AuditEvent, Membership, User
+from mdm.services import membership_add
 from tests.directory.helpers import SCIM, SCIM_JSON, USER_SCHEMA, Provider, assert_scim_error
 
 ALICE = "alice.smith@acme-corp.com"
@@ -43,6 +44,19 @@ def test_it_links_an_existing_account_and_keeps_its_console_role(idp, actors):
     assert DirectoryUser.objects.get(pk=created["id"]).user == actors.admin
     assert Membership.objects.get(organization=actors.org, user=actors.admin).role == "admin"
     assert User.objects.filter(email__iexact="bob@acme-corp.com").count() == 1
+
+
+def test_it_never_takes_over_an_account_that_is_not_a_member_here(idp, actors):
+    # The other organization's owner: Acme's provider may neither link the account nor learn of it.
+    outsider = actors.outsider.email.replace(".test", "-corp.com")
+    actors.outsider.email = outsider
+    actors.outsider.save(update_fields=["email"])
+    before = AuditEvent.objects.filter(organization=actors.org).count()
+    answer = idp.post("/Users", {"schemas": [USER_SCHEMA], "userName": outsider})
+    assert_scim_error(answer, 409, "uniqueness")
+    assert not Membership.objects.filter(organization=actors.org, user=actors.outsider).exists()
+    assert not DirectoryUser.objects.exists()
+    assert AuditEvent.objects.filter(organization=actors.org).count() == before
 
 
 def test_it_answers_the_created_user_with_location_and_etag(idp, alice):
@@ -125,7 +139,10 @@ def test_another_organizations_token_sees_nothing_of_this_one(idp, alice, actors
         assert_scim_error(other.call(method, f"/Users/{alice['id']}", body), 404)
     record = DirectoryUser.objects.get(pk=alice["id"])
     assert record.active and record.deleted_at is None and record.version == 1
-    # Its own user of the same name is its own.
+    # The same person provisioned there too: only once she is a member there (the console's
+    # invitation); then its record is its own.
+    assert_scim_error(other.post("/Users", {"schemas": [USER_SCHEMA], "userName": ALICE}), 409, "uniqueness")
+    membership_add(organization=actors.other_org, user=record.user, role="employee", actor=SYSTEM)
     assert other.create_user(ALICE)["id"] != alice["id"]
 
 
@@ -422,3 +439,9 @@ def test_overlong_values_are_refused_or_kept_whole_never_a_database_error(idp, b
         assert response.status_code == 201 and response.json()["displayName"] == body["displayName"]
     else:
         assert_scim_error(response, 400, "invalidValue")
+
+
+def test_a_lone_surrogate_is_refused_like_a_nul(idp):
+    body = {"schemas": [USER_SCHEMA], "userName": "sur@acme-corp.com", "name": {"givenName": "a\ud800"}}
+    assert_scim_error(idp.post("/Users", body), 400, "invalidValue")
+    assert not DirectoryUser.objects.exists()

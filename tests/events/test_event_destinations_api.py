@@ -3,6 +3,7 @@ bad input a clear 4xx with field paths and nothing changed, every change audited
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -244,3 +245,28 @@ def test_rotate_secret_gives_a_new_secret_once(actors, webhook, receiver):
     receiver.secret = new
     deliver(webhook)
     assert receiver.received
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"name": "nul\u0000here"},
+        {"name": "a\ud800"},
+        {"config": {"url": "https://siem.example.com/\u0000"}},
+        {"event_types": ["audit.\u0000"]},
+    ],
+)
+def test_text_the_database_cannot_store_is_a_400_not_a_500(actors, receiver, payload):
+    api = actors.api(actors.owner)
+    # Sent as the escapes a client sends (\u0000, \ud800), which JSON allows and PostgreSQL refuses.
+    response = api.post(URL, json.dumps({**body(receiver), **payload}), content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert not EventDestination.objects.filter(organization=actors.org).exists()
+
+
+def test_a_replay_of_an_impossible_date_is_a_400(actors, webhook):
+    response = actors.api(actors.owner).post(
+        f"{URL}{webhook.pk}/replay/", {"from": "2026-13-45T00:00:00Z", "to": "2026-01-02T00:00:00Z"}, format="json"
+    )
+    assert response.status_code == 400 and "from" in response.json()["errors"]
+    assert not Replay.objects.exists()
