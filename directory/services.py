@@ -244,6 +244,18 @@ def _user_create(
     # Provisioned inactive, the person gets no access yet; provisioned again after a deletion, the
     # earlier record's suspension ends.
     Membership.objects.filter(organization=organization, user=user).update(suspended_at=None if data.active else now)
+    # Entra's deactivate, delete, provision again: the return undoes what the offboarding of the
+    # earlier record did and can be undone (its held wipes, its locks), as a reactivation would.
+    undone: dict[str, Any] = {}
+    previous = (
+        DirectoryUser.objects.filter(organization=organization, user=user, deleted_at__isnull=False)
+        .exclude(offboarded_with="")
+        .order_by("-deleted_at")
+        .first()
+    )
+    if previous is not None and data.active:
+        undone = _reactivate(previous, actor, client_ip)
+        previous.save(update_fields=["offboarded_with"])
     record = DirectoryUser.objects.create(
         organization=organization,
         user=user,
@@ -265,6 +277,7 @@ def _user_create(
             "active": record.active,
             "linked_existing": linked,
             "membership_created": membership_created,
+            **undone,
         },
         client_ip=client_ip,
     )

@@ -210,3 +210,19 @@ def test_a_patch_removing_active_changes_nothing(idp, actors):
     answer = idp.patch(f"/Users/{scim_id}", [{"op": "remove", "path": "active"}])
     assert answer.status_code == 200 and answer.json()["active"] is False
     assert not AuditEvent.objects.filter(action="directory.user_reactivated").exists()
+
+
+def test_provisioning_again_after_a_deletion_undoes_the_offboarding(idp, actors, settings):
+    # Entra's sequence: deactivate, delete (30 days later), provision again.
+    settings.MDM_MASS_WIPE_THRESHOLD = 0  # held for a second admin
+    scim_id, user = provision(idp, "back@acme-corp.com")
+    device = phone(actors.org, user)
+    idp.patch(f"/Users/{scim_id}", DEACTIVATE)
+    assert idp.delete(f"/Users/{scim_id}").status_code == 204
+    held = Wipe.objects.get(device=device)
+    assert held.state == "held"
+    idp.create_user("back@acme-corp.com")
+    assert Wipe.objects.get(pk=held.pk).state == "cancelled"
+    assert Membership.objects.get(organization=actors.org, user=user).suspended_at is None
+    details = AuditEvent.objects.filter(action="directory.user_provisioned").order_by("-seq").first().details
+    assert details["wipes_cancelled"] == 1
