@@ -17,7 +17,7 @@ from directory import views as directory_pages
 from directory.scim import urls as scim_urls
 from events import views as event_pages
 from mdm import metrics
-from mdm.console import members
+from mdm.console import error_pages, members
 from mdm.console.urls import urlpatterns as console_auth
 from mdm.views import public
 from personas import views as persona_pages
@@ -103,7 +103,13 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     # Google's door: Pub/Sub pushes of Android Management API notifications (their own ID token).
     path("android/pubsub/", android_pubsub.pubsub_push, name="android-pubsub"),
+    # Browsers ask for it whatever the page's <link rel="icon"> says (feed readers, bookmarks).
+    path("favicon.ico", public.favicon, name="favicon"),
 ]
+
+handler404 = error_pages.page_not_found
+handler403 = error_pages.permission_denied
+handler500 = error_pages.server_error
 
 if settings.OIDC_RP_CLIENT_ID:
     # Single sign-on, only when a provider is configured (the portal shows its button then).

@@ -6,7 +6,8 @@ import logging
 
 from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.http import require_GET
 
@@ -63,3 +64,10 @@ def readyz(request):
 def jwks_view(request):
     """The server's public signing keys (the active one first, then previous ones; never retired ones)."""
     return JsonResponse(jwks(), content_type="application/jwk-set+json")
+
+
+@require_GET
+@cache_control(max_age=86400, public=True)
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever a page's <link rel="icon"> says: send them to it."""
+    return HttpResponsePermanentRedirect(static("mdm/favicon.svg"))
