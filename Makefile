@@ -32,6 +32,7 @@ lint: $(BIN)/.installed
 test: $(BIN)/.installed
 	scripts/services-up.sh
 	scripts/browser-up.sh
+	scripts/axe-up.sh
 	$(MAKE) --no-print-directory lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) REDIS_CACHE_URL=$(TEST_REDIS_CACHE_URL) \
 		MDM_MODE=development \
