@@ -362,7 +362,12 @@ if OIDC_RP_CLIENT_ID:
         raise ImproperlyConfigured("Single sign-on needs OIDC_OP_ISSUER: ID tokens from any other issuer are refused.")
     AUTHENTICATION_BACKENDS.append("mdm.oidc.EmailOIDCBackend")
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Development writes each message to var/mail/ (mdm/mail.py) and names it in the log.
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.smtp.EmailBackend" if PRODUCTION else "mdm.mail.DevelopmentEmailBackend",
+)
+MDM_MAIL_DIR = env.str("MDM_MAIL_DIR", default=str(VAR_DIR / "mail"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="mdm@localhost")
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)

@@ -112,6 +112,8 @@ def check(page, url: str, label: str) -> list[str]:
             targets = [", ".join(node["target"]) for node in violation["nodes"][:5]]
             rule, impact = violation["id"], violation["impact"]
             problems.append(f"{label} {url}: {rule} ({impact}): {violation['help']} at {targets}")
+    slug = "-".join(part for part in url.split("/")[3:] if part and len(part) < 30) or "home"
+    shot(page, f"pages/{label}-{slug}")
     width = page.viewport_size["width"]
     if width < 600:
         scroll = page.evaluate("document.documentElement.scrollWidth")

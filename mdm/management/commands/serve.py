@@ -49,6 +49,8 @@ class Command(BaseCommand):
         self.stdout.write(f"  broker:   {settings.CELERY_BROKER_URL.split('://', 1)[0]}")
         if credentials:
             self.stdout.write(f"  sign in:  {credentials}")
+        if settings.EMAIL_BACKEND == "mdm.mail.DevelopmentEmailBackend":
+            self.stdout.write(f"  e-mail:   written to {settings.MDM_MAIL_DIR}/ (invitation links are in there)")
         self.stdout.flush()
         supervisor = Supervisor(self.stdout)
         if demo_agents and not settings.PRODUCTION:
