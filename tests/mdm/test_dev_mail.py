@@ -11,7 +11,8 @@ from django.core.mail import EmailMessage, get_connection
 def test_each_message_is_an_eml_file_and_a_log_line(tmp_path, settings, caplog):
     settings.MDM_MAIL_DIR = str(tmp_path / "mail")
     connection = get_connection("mdm.mail.DevelopmentEmailBackend")
-    message = EmailMessage("You're invited: Acme / MDM", "Set your password: http://x/y", "mdm@localhost", ["e@acme.test"])
+    body = "Set your password: http://x/y"
+    message = EmailMessage("You're invited: Acme / MDM", body, "mdm@localhost", ["e@acme.test"])
     with caplog.at_level(logging.WARNING, logger="mdm.mail"):
         assert connection.send_messages([message]) == 1
     (written,) = (tmp_path / "mail").iterdir()
