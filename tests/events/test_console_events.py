@@ -69,7 +69,7 @@ def test_the_list_and_the_page_show_state_lag_and_the_delivery_log(client, actor
     deliver(webhook)
     client.force_login(actors.owner)
     listing = client.get(URL).content.decode()
-    assert "SIEM" in listing and "active" in listing
+    assert "SIEM" in listing and '<span class="badge badge-ok">Active</span>' in listing
     page = client.get(f"{URL}{webhook.pk}/").content.decode()
     assert "delivered" in page and 'id="pending">0<' in page
 
