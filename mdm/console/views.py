@@ -55,6 +55,15 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
     authentication_form = LockingAuthenticationForm
 
+    def get_context_data(self, **kwargs) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        if not settings.PRODUCTION:  # a development server says where `make run` put the demo sign-in
+            path = settings.VAR_DIR / "demo-credentials.txt"
+            if path.exists():
+                shown = path.relative_to(settings.BASE_DIR) if path.is_relative_to(settings.BASE_DIR) else path
+                context["demo_credentials_file"] = str(shown)
+        return context
+
 
 class LogoutView(auth_views.LogoutView):
     pass

@@ -96,3 +96,15 @@ def test_when_shows_the_exact_time_and_the_relative_one_as_its_title():
     assert value.strftime("%Y-%m-%d %H:%M") in exact and "ago" in exact
     assert relative.count("ago") == 1 and "UTC" in relative
     assert missing == "—"
+
+
+def test_the_sign_in_page_says_where_a_development_server_put_the_demo_sign_in(client, settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    assert "demo owner" not in client.get("/console/login/").content.decode()
+    (tmp_path / "demo-credentials.txt").write_text("owner@demo.test / secret\n")
+    html = client.get("/console/login/").content.decode()
+    assert "demo owner" in html and str(tmp_path / "demo-credentials.txt") in html
+    assert "secret" not in html  # where it is, never the password itself
+    assert 'href="/portal/login/"' in html  # employees are sent to their portal
+    settings.PRODUCTION = True
+    assert "demo owner" not in client.get("/console/login/").content.decode()
