@@ -73,6 +73,19 @@ def fact_label(fact: str) -> str:
     return str(COMPLIANCE_FACTS.get(fact) or fact.replace("_", " ").capitalize())
 
 
+def compliance_facts(device: Device) -> list[tuple[str, object]]:
+    """The facts the device reported, each with its label; Google's words (`POTENTIALLY_COMPROMISED`)
+    as sentences. Booleans stay booleans (the page says yes or no)."""
+    facts = []
+    for fact, value in (device.compliance or {}).items():
+        if fact in HIDDEN_FACTS:
+            continue
+        if isinstance(value, str):
+            value = value.replace("_", " ").capitalize()
+        facts.append((fact_label(fact), value))
+    return facts
+
+
 def owner_label(device: Device) -> str:
     """'Personal device (BYOD) · erin@acme.test', 'Company-owned device · No owner'."""
     kind = _("Personal device (BYOD)") if device.ownership == Ownership.PERSONAL else _("Company-owned device")

@@ -122,11 +122,7 @@ def _detail_page(request, device: Device, *, status: int = 200, error: str = "")
         "policy": device_page.policy_status(device=device),
         "timeline": device_page.device_timeline(device=device, with_audit=can_audit, page=page),
         "app_problems": device_page.required_apps_missing(device=device),
-        "facts": [
-            (device_page.fact_label(fact), value)
-            for fact, value in (device.compliance or {}).items()
-            if fact not in device_page.HIDDEN_FACTS
-        ],
+        "facts": device_page.compliance_facts(device),
         "commands": [
             (device_page.command_label(command.type), command)
             for command in selectors.device_commands(device=device)[:20]

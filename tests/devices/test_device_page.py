@@ -329,6 +329,8 @@ def test_google_s_report_and_a_blocking_non_compliance_are_told(client, actors):
     found = problems(page(client, actors.admin, device))
     assert "Google reports that this app needs an app that is not installed" in found["com.acme.mail"]
     assert "not compliant, so work apps stay blocked" in found["com.acme.mail"]
+    html = page(client, actors.admin, device)
+    assert "Security posture (Google)</dt><dd>Secure" in html and "non_compliance" not in html
 
 
 # --- Human words --------------------------------------------------------------------------------------
@@ -353,3 +355,24 @@ def test_the_page_speaks_in_words_not_identifiers(client, actors, enrolled):
     assert "counts the policies signed for this device" in html and "counts the edits of the persona" in html
     nobody = make_device(actors.org)
     assert "Personal device (BYOD) · No owner" in page(client, actors.owner, nobody)
+
+
+def test_the_page_costs_the_same_queries_for_a_short_or_a_long_history(client, actors):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def cost(device) -> int:
+        client.force_login(actors.admin)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(f"/console/devices/{device.pk}/").status_code == 200
+        return len(queries)
+
+    def busy(n: int):
+        device = make_device(actors.org, persona=default_persona(actors.org), container_state=ContainerState.ACTIVE)
+        for i in range(n):
+            corporate_lock(device=device, lock=i % 2 == 0, actor=SYSTEM)
+            ComplianceChange.objects.create(organization=actors.org, device=device, compliant=i % 2 == 0)
+        return device
+
+    require(default_persona(actors.org), "com.acme.mail")
+    assert cost(busy(2)) == cost(busy(30))
