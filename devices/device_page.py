@@ -182,7 +182,7 @@ class Badge:
     title: str = ""  # what the badge is about, for a screen reader and a tooltip
 
 
-WORK_PROFILE_BADGES = {
+WORK_PROFILE_BADGES: dict[str, tuple[object, str]] = {
     ContainerState.PENDING: (gettext_lazy("Work profile not reported yet"), "muted"),
     ContainerState.ACTIVE: (gettext_lazy("Work profile active"), "ok"),
     ContainerState.LOCKED: (gettext_lazy("Work profile locked"), "warn"),
@@ -198,7 +198,7 @@ def device_badges(*, device: Device, actions: DeviceActions, now: datetime | Non
         if device.is_active
         else Badge(_("Retired"), "muted", _("Device state"))
     ]
-    label, tone = WORK_PROFILE_BADGES.get(ContainerState(device.container_state), (device.container_state, "muted"))
+    label, tone = WORK_PROFILE_BADGES.get(device.container_state, (gettext_lazy("Work profile state unknown"), "muted"))
     badges.append(Badge(str(label), tone, _("Work profile")))
     if device.is_active:
         if device.compliant is None:
@@ -305,7 +305,7 @@ def _policy_entry(record: PolicyVersion, command: Command | None, applied: int |
     if command is not None and command.state in (Command.State.QUEUED, Command.State.DELIVERED):
         detail = f"{detail} {COMMAND_STATE_LABELS[Command.State(command.state)]}."
     elif command is None and applied is not None and record.version <= applied:
-        detail = f"{detail} {_('Applied (the device reported it at a check-in).')}"
+        detail = f"{detail} {_('The device has applied it or a newer one.')}"
     return TimelineEntry(record.created_at, _("Policy version %(n)s issued") % {"n": record.version}, detail, "")
 
 

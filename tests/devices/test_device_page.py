@@ -207,7 +207,7 @@ def test_the_timeline_tells_the_devices_life_newest_first(client, actors, enroll
     positions = [next(i for i, entry in enumerate(entries) if title in entry) for title in titles]
     assert positions == sorted(positions), entries
     assert "from persona revision r1" in next(entry for entry in entries if "Policy version 1 issued" in entry)
-    assert "reported it at a check-in" in next(entry for entry in entries if "Policy version 1 issued" in entry)
+    assert "has applied it or a newer one" in next(entry for entry in entries if "Policy version 1 issued" in entry)
     lock_sent = next(entry for entry in entries if "Lock sent to the device" in entry)
     assert "by bob@acme.test" in lock_sent
     not_compliant = next(entry for entry in entries if "Not compliant" in entry)
