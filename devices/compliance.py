@@ -3,7 +3,13 @@ reports and its persona's access settings."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.utils import timezone
+
+from devices.audit import device_event_emit
 from devices.choices import Platform
+from devices.models import ComplianceChange
 
 
 def _version(value: str) -> tuple[int, ...]:
@@ -74,3 +80,20 @@ def evaluate_compliance(*, device, facts: dict, os_version: str) -> tuple[bool |
         name = Platform(device.platform).label if device.platform in Platform.values else device.platform
         reasons.append(f"Update to {name} {minimum} to regain access to work apps.")
     return not reasons, reasons
+
+
+def compliance_change_record(
+    *, device, compliant: bool | None, previous: bool | None, reasons: list[str], at: datetime | None = None
+) -> None:
+    """Record that a device's compliance changed, in the caller's transaction (which writes the
+    device row): the SIEM event `device.compliance_changed` and the row the device page's timeline
+    reads. Two INSERTs, and only when compliance actually changed."""
+    device_event_emit(device=device, what="compliance_changed", compliant=compliant, previous=previous, reasons=reasons)
+    ComplianceChange.objects.create(
+        organization_id=device.organization_id,
+        device_id=device.pk,
+        compliant=compliant,
+        previous=previous,
+        reasons=[str(reason)[:500] for reason in reasons[:20]],
+        created_at=at or timezone.now(),
+    )

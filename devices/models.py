@@ -329,6 +329,29 @@ class PolicyVersion(models.Model):
         return jwt.decode(self.jws, options={"verify_signature": False})["policy"]
 
 
+class ComplianceChange(models.Model):
+    """A device became compliant, non-compliant or unknown: one row per change (a check-in that
+    changes nothing writes none), for the device page's timeline. The same change goes to the SIEM
+    destinations as the event `device.compliance_changed` (devices.compliance)."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="+")
+    # Indexed by compliance_change_device, which leads with it.
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="compliance_changes", db_index=False)
+    compliant = models.BooleanField(null=True)
+    previous = models.BooleanField(null=True)
+    # What the device must fix, in plain words (devices.compliance.evaluate_compliance).
+    reasons = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["device", "-created_at"], name="compliance_change_device")]
+
+    def __str__(self) -> str:
+        return f"{self.device_id}: {self.previous} -> {self.compliant}"
+
+
 class Wipe(models.Model):
     """One request to erase a device's corporate container, and what became of it.
 

@@ -13,9 +13,8 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from devices import device_state
-from devices.audit import device_event_emit
 from devices.choices import ContainerState, DeviceState, ManagementChannel, Ownership, Platform, TokenStatus
-from devices.compliance import evaluate_compliance
+from devices.compliance import compliance_change_record, evaluate_compliance
 from devices.keys import container_key_create, container_keys_destroy
 from devices.models import Command, Device, EnrollmentToken, UsedAssertion
 from devices.policy import policy_issue
@@ -378,9 +377,9 @@ def _write_checkin(device: Device, changes: dict, *, reasons: list[str]) -> None
         rows.update(**changes)
         if "compliant" in changes:
             # The one extra write of a check-in, and only when compliance actually changed.
-            device_event_emit(
-                device=device, what="compliance_changed", compliant=changes["compliant"],
-                previous=device.compliant, reasons=reasons,
+            compliance_change_record(
+                device=device, compliant=changes["compliant"], previous=device.compliant, reasons=reasons,
+                at=changes["last_seen_at"],
             )  # fmt: skip
         if applied is not None:
             rows.update(applied_policy_version=Greatest(Coalesce(F("applied_policy_version"), 0), applied))

@@ -19,7 +19,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from devices import selectors
+from devices import device_page, selectors
 from devices.android import client as android_client
 from devices.android.enterprise import enterprise_connect, enterprise_disconnect, enterprise_of, enterprise_signup_start
 from devices.android.tokens import IssuedAndroidToken, android_token_create
@@ -106,24 +106,40 @@ def _device(request, pk: uuid.UUID) -> Device:
     return get_object_or_404(selectors.device_list(organization_id=request.org.organization.pk), pk=pk)
 
 
-@console_view(Perm.DEVICES_VIEW)
-def device_detail(request, pk: uuid.UUID) -> HttpResponse:
-    device = _device(request, pk)
+def _detail_page(request, device: Device, *, status: int = 200, error: str = "") -> HttpResponse:
+    """The device page; with `error`, the answer to an action refused in the device's state."""
+    actions = device_page.device_actions(device=device)
+    can_audit = request.org.can(Perm.AUDIT_VIEW)
+    try:
+        page = int(request.GET.get("timeline", "1"))
+    except ValueError:
+        page = 1
     context = {
         "device": device,
-        "commands": selectors.device_commands(device=device)[:20],
+        "owner_label": device_page.owner_label(device),
+        "actions": actions,
+        "badges": device_page.device_badges(device=device, actions=actions),
+        "policy": device_page.policy_status(device=device),
+        "timeline": device_page.device_timeline(device=device, with_audit=can_audit, page=page),
+        "app_problems": device_page.required_apps_missing(device=device),
+        "facts": device_page.compliance_facts(device),
+        "commands": [
+            (device_page.command_label(command.type), command)
+            for command in selectors.device_commands(device=device)[:20]
+        ],
         "wipes": selectors.device_wipes(device=device),
-        "open_wipe": selectors.device_open_wipe(device=device),
-        "events": (
-            selectors.audit_trail(organization_id=device.organization_id, target_id=str(device.pk), limit=20)
-            if request.org.can(Perm.AUDIT_VIEW)
-            else None
-        ),
+        "open_wipe": actions.open_wipe,
         "can_lock": request.org.can(Perm.DEVICES_LOCK),
         "can_wipe": request.org.can(Perm.DEVICES_WIPE),
         "android": device.channel == ManagementChannel.ANDROID,
+        "error": error,
     }
-    return render(request, "console/devices/detail.html", context)
+    return render(request, "console/devices/detail.html", context, status=status)
+
+
+@console_view(Perm.DEVICES_VIEW)
+def device_detail(request, pk: uuid.UUID) -> HttpResponse:
+    return _detail_page(request, _device(request, pk))
 
 
 @console_view(Perm.DEVICES_VIEW)
@@ -137,19 +153,27 @@ def device_wipe_status(request, pk: uuid.UUID) -> HttpResponse:
 @require_POST
 @console_view(Perm.DEVICES_LOCK)
 def device_lock(request, pk: uuid.UUID, lock: bool) -> HttpResponse:
+    """Lock or unlock, when it makes sense: a lock of a locked work profile, an unlock of one that
+    is not locked, either while a wipe is open, are refused (409, the page says why). The admin
+    API's lock stays as it is (it re-sends)."""
     device = _device(request, pk)
+    refusal = device_page.device_actions(device=device).refusal(lock=lock)
+    if refusal:
+        return _detail_page(request, device, status=409, error=refusal)
     try:
         corporate_lock(device=device, lock=lock, actor=request.org.actor, client_ip=client_ip(request))
     except ServiceError as exc:
-        messages.error(request, exc.message)
-    else:
-        messages.success(request, _("Lock sent to the device.") if lock else _("Unlock sent to the device."))
+        return _detail_page(request, device, status=exc.status, error=exc.message)
+    messages.success(request, _("Lock sent to the device.") if lock else _("Unlock sent to the device."))
     return redirect("console:device", pk=device.pk)
 
 
 @console_view(Perm.DEVICES_WIPE)
 def device_wipe(request, pk: uuid.UUID) -> HttpResponse:
     device = _device(request, pk)
+    refusal = device_page.device_actions(device=device).wipe_refusal
+    if refusal:
+        return _detail_page(request, device, status=409, error=refusal)
     form = WipeConfirmForm(request.POST or None, device=device)
     if request.method == "POST" and form.is_valid():
         try:

@@ -27,11 +27,10 @@ from django.utils.dateparse import parse_datetime
 
 from devices.android import client
 from devices.android.enterprise import enterprise_of
-from devices.audit import device_event_emit
 from devices.choices import CommandState, ContainerState, DeviceState, ManagementChannel, Ownership, Platform
 from devices.commands.results import command_record_result
 from devices.commands.wipe import wipe_corporate
-from devices.compliance import evaluate_compliance
+from devices.compliance import compliance_change_record, evaluate_compliance
 from devices.models import AndroidEnterprise, Command, Device, EnrollmentToken, PubSubMessage
 from devices.services import ANDROID_TOKEN_DELETE_TASK, device_retire, enrollment_details
 from mdm.actors import Actor
@@ -253,10 +252,7 @@ def _update(device: Device, data: dict[str, Any]) -> Device:
     with transaction.atomic():
         Device.objects.filter(pk=device.pk).update(**changes)
         if "compliant" in changes:
-            device_event_emit(
-                device=device, what="compliance_changed", compliant=compliant, previous=device.compliant,
-                reasons=reasons,
-            )  # fmt: skip
+            compliance_change_record(device=device, compliant=compliant, previous=device.compliant, reasons=reasons)
     for field, value in changes.items():
         setattr(device, field, value)
     return device
