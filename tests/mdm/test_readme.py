@@ -198,3 +198,33 @@ def test_the_settings_reference_gives_the_e_mail_backends_the_server_defaults_to
     for backend in ("mdm.mail.DevelopmentEmailBackend", "django.core.mail.backends.smtp.EmailBackend"):
         assert backend in settings and backend in text, backend
     assert "console backend" not in text
+
+
+REPO_DIRS = ("mdm/", "devices/", "personas/", "directory/", "events/", "agent/", "tests/", "scripts/", "bench/")
+REPO_DIRS += ("docs/", "templates/", "static/", ".ci/")
+
+
+def missing_files(page: Path) -> list[str]:
+    """Repository files a page names in code spans (`mdm/mail.py`) that are not there;
+    placeholders (`devices/commands/<type>.py`) are not names."""
+    missing = []
+    for name in re.findall(r"`([^`\s]+)`", page.read_text()):
+        if not name.startswith(REPO_DIRS) or not re.search(r"\.[a-z0-9]+$|/$", name) or re.search(r"[<*{]", name):
+            continue
+        if not (ROOT / name).exists() and not (page.parent / name).exists():
+            missing.append(name)
+    return missing
+
+
+@pytest.mark.parametrize("page", PAGES, ids=_rel)
+def test_every_repository_file_a_page_names_exists(page):
+    assert missing_files(page) == []
+
+
+def test_the_file_check_catches_a_missing_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(f"{__name__}.ROOT", tmp_path)
+    (tmp_path / "mdm").mkdir()
+    (tmp_path / "mdm" / "mail.py").write_text("")
+    page = tmp_path / "README.md"
+    page.write_text("`mdm/mail.py`, `mdm/gone.py`, `devices/commands/<type>.py`, `/api/v1/`, `var/mail/`")
+    assert missing_files(page) == ["mdm/gone.py"]
