@@ -228,3 +228,13 @@ def test_the_file_check_catches_a_missing_file(tmp_path, monkeypatch):
     page = tmp_path / "README.md"
     page.write_text("`mdm/mail.py`, `mdm/gone.py`, `devices/commands/<type>.py`, `/api/v1/`, `var/mail/`")
     assert missing_files(page) == ["mdm/gone.py"]
+
+
+def test_the_start_up_message_shows_var_paths_as_the_readme_writes_them(tmp_path, monkeypatch):
+    from mdm.management.commands.serve import shown_path
+
+    monkeypatch.chdir(tmp_path)
+    assert shown_path(tmp_path / "var" / "mail") == "var/mail"
+    assert shown_path(tmp_path / "var" / "demo-credentials.txt") == "var/demo-credentials.txt"
+    elsewhere = tmp_path.parent / "elsewhere"
+    assert shown_path(elsewhere) == str(elsewhere.resolve())
