@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
@@ -49,8 +50,11 @@ class Command(BaseCommand):
         self.stdout.write(f"  broker:   {settings.CELERY_BROKER_URL.split('://', 1)[0]}")
         if credentials:
             self.stdout.write(f"  sign in:  {credentials}")
+            self.stdout.write(f"  saved in: {shown_path(settings.VAR_DIR / 'demo-credentials.txt')}")
         if settings.EMAIL_BACKEND == "mdm.mail.DevelopmentEmailBackend":
-            self.stdout.write(f"  e-mail:   written to {settings.MDM_MAIL_DIR}/ (invitation links are in there)")
+            self.stdout.write(
+                f"  e-mail:   written to {shown_path(settings.MDM_MAIL_DIR)}/ (invitation links are in there)"
+            )
         self.stdout.flush()
         supervisor = Supervisor(self.stdout)
         if demo_agents and not settings.PRODUCTION:
@@ -69,6 +73,16 @@ class Command(BaseCommand):
             with os.fdopen(fd, "w") as handle:
                 handle.write(line + "\n")
         return path.read_text().strip() if path.exists() else None
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A path as a newcomer types it: relative to where the server was started when it lies
+    inside (`var/mail`), else as it is."""
+    absolute = Path(path).resolve()
+    try:
+        return str(absolute.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(absolute)
 
 
 def start_demo_agents(supervisor: Supervisor, count: int) -> None:
