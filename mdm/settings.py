@@ -1,4 +1,4 @@
-"""Settings, all from the environment (12-factor). The README lists every variable.
+"""Settings, all from the environment (12-factor). docs/settings.md lists every variable.
 
 Two modes, chosen by `MDM_MODE`:
 - `development` (default): anything missing gets a safe local default. SQLite and a secret
@@ -49,7 +49,9 @@ _database_url = _require("DATABASE_URL", env.str("DATABASE_URL", default=""))
 REDIS_URL = _require("REDIS_URL", env.str("REDIS_URL", default=""))
 if _missing:
     raise ImproperlyConfigured(
-        "MDM_MODE=production refuses to start without real values for: " + ", ".join(_missing) + ". See README."
+        "MDM_MODE=production refuses to start without real values for: "
+        + ", ".join(_missing)
+        + ". See docs/settings.md."
     )
 if PRODUCTION and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("django-insecure")):
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters in production.")
