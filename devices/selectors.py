@@ -36,6 +36,8 @@ class DeviceFilter:
     platform: Platform | None = None
     ownership: Ownership | None = None
     q: str | None = None  # part of the name or the model
+    silent: bool | None = None  # no check-in for too long
+    os_version: str | None = None  # exactly as the device reported it
 
 
 NO_FILTER = DeviceFilter()
@@ -52,6 +54,8 @@ def device_list(*, organization_id: uuid.UUID, filters: DeviceFilter = NO_FILTER
         "persona_id": filters.persona,
         "platform": filters.platform,
         "ownership": filters.ownership,
+        "silent": filters.silent,
+        "os_version": filters.os_version,
     }
     devices = devices.filter(**{field: value for field, value in exact.items() if value is not None})
     if filters.owner:

@@ -19,6 +19,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from devices import dashboard as dashboard_view
 from devices import device_page, selectors
 from devices.android import client as android_client
 from devices.android.enterprise import enterprise_connect, enterprise_disconnect, enterprise_of, enterprise_signup_start
@@ -66,6 +67,7 @@ def dashboard(request) -> HttpResponse:
     can_audit = request.org.can(Perm.AUDIT_VIEW)
     context = {
         "summary": summary,
+        "tiles": dashboard_view.tiles(summary),
         "chart": _bar_chart([(state.label, n) for state, n in summary.work_profiles_by_state.items()]),
         "recent_events": selectors.audit_trail(organization_id=org.pk, limit=10) if can_audit else [],
     }
