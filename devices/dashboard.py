@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from devices.choices import DeviceState
+from devices.choices import ContainerState, DeviceState, Platform
 from devices.selectors import DashboardSummary
 
 
@@ -54,3 +54,107 @@ def tiles(summary: DashboardSummary) -> list[Tile]:
         ),
         Tile(summary.retired_devices, _("retired"), devices_url(state=DeviceState.RETIRED.value)),
     ]
+
+
+# --- Bars -------------------------------------------------------------------------------------------
+
+# The bar charts' drawing box (SVG user units): a row is the label above its bar, so the chart
+# keeps readable words when it shrinks to a phone's width (viewBox + width 100%, app.css).
+BAR_WIDTH = 360
+BAR_MAX = 300  # the longest bar; its count goes after it
+BAR_ROW = 44
+# The OS versions drawn; the rest are added up in one row.
+TOP_VERSIONS = 8
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    count: int
+    href: str  # the filtered list; empty when no filter describes the row
+    y: int = 0
+    width: int = 0
+
+    @property
+    def text_y(self) -> int:
+        return self.y + 14
+
+    @property
+    def bar_y(self) -> int:
+        return self.y + 20
+
+    @property
+    def count_x(self) -> int:
+        return self.width + 6
+
+    @property
+    def count_y(self) -> int:
+        return self.y + 33
+
+
+@dataclass(frozen=True)
+class BarChart:
+    bars: list[Bar]
+    height: int
+    width: int = BAR_WIDTH
+
+    @property
+    def total(self) -> int:
+        return sum(bar.count for bar in self.bars)
+
+
+def bar_chart(rows: list[tuple[str, int, str]]) -> BarChart:
+    """(label, count, link) rows as bars of a server-drawn SVG chart, in the rows' order."""
+    peak = max([count for _, count, _ in rows] + [1])
+    bars = [
+        Bar(label, count, href, y=4 + index * BAR_ROW, width=max(round(BAR_MAX * count / peak), 2 if count else 0))
+        for index, (label, count, href) in enumerate(rows)
+    ]
+    return BarChart(bars, height=8 + BAR_ROW * len(rows))
+
+
+def _platform_label(platform: str) -> str:
+    return str(Platform(platform).label) if platform in Platform.values else platform
+
+
+def platform_chart(by_os: list[tuple[str, str, int]]) -> BarChart:
+    """Active devices per platform, most first; each bar opens the list of that platform's."""
+    counts: dict[str, int] = {}
+    for platform, _version, n in by_os:
+        counts[platform] = counts.get(platform, 0) + n
+    rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return bar_chart(
+        [(_platform_label(p), n, devices_url(platform=p, state=DeviceState.ACTIVE.value)) for p, n in rows]
+    )
+
+
+def os_version_chart(by_os: list[tuple[str, str, int]]) -> BarChart:
+    """Active devices per OS version, the most used first; each bar opens the list of the devices
+    on that version. A version not reported yet, and the versions past the top ones, have no link."""
+    rows: list[tuple[str, int, str]] = []
+    rest = 0
+    unknown = 0
+    for platform, version, n in by_os:  # most devices first
+        if not version:
+            unknown += n
+        elif len(rows) < TOP_VERSIONS and platform in Platform.values:
+            href = devices_url(platform=platform, os_version=version, state=DeviceState.ACTIVE.value)
+            rows.append((f"{_platform_label(platform)} {version}", n, href))
+        else:
+            rest += n
+    if rest:
+        rows.append((str(_("Other versions")), rest, ""))
+    if unknown:
+        rows.append((str(_("Not reported yet")), unknown, ""))
+    return bar_chart(rows)
+
+
+def work_profile_chart(summary: DashboardSummary) -> BarChart:
+    """Active devices per work-profile state, in the states' order (a state with none included)."""
+    active = DeviceState.ACTIVE.value
+    return bar_chart(
+        [
+            (str(ContainerState(state).label), n, devices_url(container_state=state.value, state=active))
+            for state, n in summary.work_profiles_by_state.items()
+        ]
+    )

@@ -222,6 +222,18 @@ def dashboard_summary(*, organization_id: uuid.UUID) -> DashboardSummary:
     )
 
 
+def active_devices_by_os(*, organization_id: uuid.UUID) -> list[tuple[str, str, int]]:
+    """(platform, OS version as reported, active devices), most devices first: one query, one row
+    per version in use (an empty version: not reported yet)."""
+    rows = (
+        Device.objects.filter(organization_id=organization_id, state=DeviceState.ACTIVE)
+        .values_list("platform", "os_version")
+        .annotate(n=Count("*"))
+        .order_by("-n", "platform", "os_version")
+    )
+    return [(platform, os_version, n) for platform, os_version, n in rows]
+
+
 # --- The check-in's read: the hottest query of the server ------------------------------------------
 
 # What a check-in reads of the device (device_checkin, compliance, the rollover offer), and of its

@@ -48,27 +48,18 @@ from personas.selectors import persona_list
 PAGE_SIZE = 50
 
 
-def _bar_chart(rows: list[tuple[str, int]]) -> dict[str, object]:
-    """Bars for a server-rendered SVG chart (no script)."""
-    peak = max([count for _, count in rows] + [1])
-    return {
-        "bars": [
-            {"label": label, "count": count, "width": round(300 * count / peak), "y": 8 + index * 28}
-            for index, (label, count) in enumerate(rows)
-        ],
-        "height": 16 + 28 * len(rows),
-    }
-
-
 @console_view()
 def dashboard(request) -> HttpResponse:
     org = request.org.organization
     summary = selectors.dashboard_summary(organization_id=org.pk)
+    by_os = selectors.active_devices_by_os(organization_id=org.pk)
     can_audit = request.org.can(Perm.AUDIT_VIEW)
     context = {
         "summary": summary,
         "tiles": dashboard_view.tiles(summary),
-        "chart": _bar_chart([(state.label, n) for state, n in summary.work_profiles_by_state.items()]),
+        "platforms": dashboard_view.platform_chart(by_os),
+        "os_versions": dashboard_view.os_version_chart(by_os),
+        "work_profiles": dashboard_view.work_profile_chart(summary),
         "recent_events": selectors.audit_trail(organization_id=org.pk, limit=10) if can_audit else [],
     }
     return render(request, "console/dashboard.html", context)

@@ -62,3 +62,63 @@ def test_every_tile_is_a_link(client, actors, fleet):
     page = login(client, actors.auditor).get("/console/").content.decode()
     assert 'class="tile' in page and not re.search(r'<div class="tile[ "]', page)
     assert len(tile_links(page)) == 7
+
+
+def table_rows(page: str, caption: str) -> list[tuple[str, str, int]]:
+    """(label, link or "", count) of the table alternative named `caption`."""
+    region = re.search(rf'aria-label="{caption}">(.*?)</table>', page, re.S)
+    assert region, caption
+    rows = []
+    for cell, count in re.findall(r'<tr><td>(.*?)</td><td class="num">(\d+)</td></tr>', region.group(1)):
+        link = re.fullmatch(r'<a href="([^"]+)">([^<]+)</a>', cell)
+        rows.append((link.group(2), link.group(1), int(count)) if link else (cell, "", int(count)))
+    return rows
+
+
+def test_devices_by_platform_bars_and_table_link_to_the_platforms_list(client, actors, fleet):
+    page = login(client, actors.auditor).get("/console/").content.decode()
+    rows = table_rows(page, "Devices by platform")
+    assert [(label, count) for label, _, count in rows] == [("Android", 2), ("iOS", 1), ("Windows", 1)]
+    links = {label: href for label, href, _ in rows}
+    assert listed(client, links["Android"]) == {"Good phone", "Bad phone"}  # not the retired one
+    assert listed(client, links["iOS"]) == {"Quiet iPad"}
+    # Each bar of the chart is the same link, named in words for a screen reader.
+    assert f'<a href="{links["iOS"]}">' in page
+    assert "<title>iOS: 1 device</title>" in page and "<title>Android: 2 devices</title>" in page
+
+
+def test_devices_by_os_version_link_to_the_devices_on_that_version(client, actors, fleet):
+    make_device(actors.org, name="Other phone", compliant=True, os_version="13")
+    page = login(client, actors.auditor).get("/console/").content.decode()
+    rows = table_rows(page, "Devices by OS version")
+    assert [(label, count) for label, _, count in rows] == [
+        ("Android 13", 2),
+        ("Android 14", 1),
+        ("iOS 17.2", 1),
+        ("Not reported yet", 1),
+    ]
+    links = {label: href for label, href, _ in rows}
+    assert listed(client, links["Android 13"]) == {"Bad phone", "Other phone"}
+    assert listed(client, links["iOS 17.2"]) == {"Quiet iPad"}
+    assert links["Not reported yet"] == ""  # no filter describes it: words, no link
+
+
+def test_versions_past_the_top_ones_are_added_up(client, actors):
+    for n in range(10):
+        make_device(actors.org, os_version=f"1{n}")
+    page = login(client, actors.auditor).get("/console/").content.decode()
+    rows = table_rows(page, "Devices by OS version")
+    assert len(rows) == 9 and rows[-1] == ("Other versions", "", 2)
+
+
+def test_the_charts_scale_with_the_screen(client, actors, fleet):
+    page = login(client, actors.auditor).get("/console/").content.decode()
+    charts = re.findall(r"<svg [^>]*>", page)
+    assert charts and all("viewBox=" in svg and "chart-scale" in svg and " width=" not in svg for svg in charts)
+
+
+def test_a_work_profile_bar_opens_the_devices_in_that_state(client, actors, fleet):
+    page = login(client, actors.auditor).get("/console/").content.decode()
+    links = {label: href for label, href, _ in table_rows(page, "Work profiles by state")}
+    assert listed(client, links["Active"]) == {"Good phone", "Bad phone"}
+    assert listed(client, links["Pending (not reported yet)"]) == {"Quiet iPad", "New laptop"}
