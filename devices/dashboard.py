@@ -5,6 +5,7 @@ SVG, no script: coordinates computed here) and the first-enrollment walkthrough.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from urllib.parse import urlencode
 
 from django.urls import reverse
@@ -158,3 +159,131 @@ def work_profile_chart(summary: DashboardSummary) -> BarChart:
             for state, n in summary.work_profiles_by_state.items()
         ]
     )
+
+
+# --- Compliance over time -------------------------------------------------------------------------
+
+DAYS = 30
+# The line chart's drawing box (SVG user units) and its plot area inside it.
+LINE_WIDTH, LINE_HEIGHT = 720, 260
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 44, 704, 14, 222
+
+
+@dataclass(frozen=True)
+class DayPoint:
+    day: date
+    devices: int
+    compliant: int
+    not_compliant: int
+    unknown: int
+    live: bool = False  # today's numbers as the dashboard reads them, not a snapshot yet
+
+
+@dataclass(frozen=True)
+class Tick:
+    value: int
+    y: float
+
+
+@dataclass(frozen=True)
+class DayLabel:
+    day: date
+    x: float
+    anchor: str  # the SVG text-anchor
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    css: str
+    points: str  # an SVG polyline's points
+    dots: list[tuple[float, float]]
+    first: int
+    last: int
+
+
+@dataclass(frozen=True)
+class LineChart:
+    points: list[DayPoint]  # oldest first
+    series: list[Series]
+    ticks: list[Tick]
+    labels: list[DayLabel]
+    since: date
+    width: int = LINE_WIDTH
+    height: int = LINE_HEIGHT
+    left: int = PLOT_LEFT
+    right: int = PLOT_RIGHT
+    bottom: int = PLOT_BOTTOM
+
+    @property
+    def drawable(self) -> bool:
+        """Two days at least: one point is no trend."""
+        return len(self.points) >= 2
+
+    @property
+    def newest_first(self) -> list[DayPoint]:
+        return self.points[::-1]
+
+
+def _nice_ceiling(value: int) -> int:
+    """The smallest 1, 2 or 5 times a power of ten at least `value` (the axis' top)."""
+    step = 1
+    while True:
+        for factor in (1, 2, 5):
+            if factor * step >= value:
+                return factor * step
+        step *= 10
+
+
+def compliance_chart(snapshots: list, today: date, summary: DashboardSummary) -> LineChart:
+    """The last DAYS days' snapshots (oldest first, today excluded) and today's live numbers as
+    the latest point, as an SVG line chart: compliant and not-compliant active devices."""
+    since = today - timedelta(days=DAYS - 1)
+    points = [
+        DayPoint(s.day, s.devices, s.compliant, s.not_compliant, s.unknown) for s in snapshots if since <= s.day < today
+    ]
+    points.append(
+        DayPoint(
+            today,
+            summary.active_devices,
+            summary.compliant,
+            summary.not_compliant,
+            summary.compliance_unknown,
+            live=True,
+        )
+    )
+    top = _nice_ceiling(max([max(p.compliant, p.not_compliant) for p in points] + [1]))
+    span_x = (PLOT_RIGHT - PLOT_LEFT) / (DAYS - 1)
+    span_y = PLOT_BOTTOM - PLOT_TOP
+
+    def x(day: date) -> float:
+        return round(PLOT_LEFT + (day - since).days * span_x, 1)
+
+    def y(value: int) -> float:
+        return round(PLOT_BOTTOM - span_y * value / top, 1)
+
+    series = []
+    for name, css, attr in (
+        (_("Compliant"), "series-3", "compliant"),
+        (_("Not compliant"), "series-2", "not_compliant"),
+    ):
+        dots = [(x(p.day), y(getattr(p, attr))) for p in points]
+        series.append(
+            Series(
+                str(name),
+                css,
+                " ".join(f"{dx},{dy}" for dx, dy in dots),
+                dots,
+                getattr(points[0], attr),
+                getattr(points[-1], attr),
+            )
+        )
+    values = (0, top // 2, top) if top % 2 == 0 else (0, top)
+    ticks = [Tick(value, y(value)) for value in values]
+    middle = since + timedelta(days=DAYS // 2)
+    labels = [
+        DayLabel(since, x(since), "start"),
+        DayLabel(middle, x(middle), "middle"),
+        DayLabel(today, x(today), "end"),
+    ]
+    return LineChart(points, series, ticks, labels, since)

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import date
 
 from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Lower
 
 from devices.choices import PENDING_COMMAND_STATES, ContainerState, DeviceState, Ownership, Platform, WipeState
-from devices.models import Command, Device, EnrollmentToken, Push, Wipe
+from devices.models import Command, ComplianceSnapshot, Device, EnrollmentToken, Push, Wipe
 from mdm.lib.compiled import CompiledQuery
 from mdm.models import AuditEvent, User
 from personas.models import Persona
@@ -232,6 +233,15 @@ def active_devices_by_os(*, organization_id: uuid.UUID) -> list[tuple[str, str, 
         .order_by("-n", "platform", "os_version")
     )
     return [(platform, os_version, n) for platform, os_version, n in rows]
+
+
+def compliance_snapshots(*, organization_id: uuid.UUID, since: date, before: date) -> list[ComplianceSnapshot]:
+    """The organization's daily compliance snapshots from `since` to the day before `before`, oldest first."""
+    return list(
+        ComplianceSnapshot.objects.filter(organization_id=organization_id, day__gte=since, day__lt=before).order_by(
+            "day"
+        )
+    )
 
 
 # --- The check-in's read: the hottest query of the server ------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 
 import segno
 from django.conf import settings
@@ -53,6 +54,10 @@ def dashboard(request) -> HttpResponse:
     org = request.org.organization
     summary = selectors.dashboard_summary(organization_id=org.pk)
     by_os = selectors.active_devices_by_os(organization_id=org.pk)
+    today = timezone.now().date()
+    snapshots = selectors.compliance_snapshots(
+        organization_id=org.pk, since=today - timedelta(days=dashboard_view.DAYS - 1), before=today
+    )
     can_audit = request.org.can(Perm.AUDIT_VIEW)
     context = {
         "summary": summary,
@@ -60,6 +65,7 @@ def dashboard(request) -> HttpResponse:
         "platforms": dashboard_view.platform_chart(by_os),
         "os_versions": dashboard_view.os_version_chart(by_os),
         "work_profiles": dashboard_view.work_profile_chart(summary),
+        "compliance": dashboard_view.compliance_chart(snapshots, today, summary),
         "recent_events": selectors.audit_trail(organization_id=org.pk, limit=10) if can_audit else [],
     }
     return render(request, "console/dashboard.html", context)

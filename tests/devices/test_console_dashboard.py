@@ -122,3 +122,89 @@ def test_a_work_profile_bar_opens_the_devices_in_that_state(client, actors, flee
     links = {label: href for label, href, _ in table_rows(page, "Work profiles by state")}
     assert listed(client, links["Active"]) == {"Good phone", "Bad phone"}
     assert listed(client, links["Pending (not reported yet)"]) == {"Quiet iPad", "New laptop"}
+
+
+# --- Compliance over time ----------------------------------------------------------------------
+
+
+def test_the_snapshot_task_counts_each_organization_and_is_idempotent(actors, fleet, django_assert_max_num_queries):
+    from devices.models import ComplianceSnapshot
+    from devices.tasks import compliance_snapshots_take_task
+
+    with django_assert_max_num_queries(2):  # one count for every organization, one upsert
+        assert compliance_snapshots_take_task.apply().get() == 2
+    acme = ComplianceSnapshot.objects.get(organization=actors.org)
+    globex = ComplianceSnapshot.objects.get(organization=actors.other_org)
+    assert (acme.devices, acme.compliant, acme.not_compliant, acme.unknown) == (4, 2, 1, 1)  # retired ones left out
+    assert (globex.devices, globex.compliant, globex.not_compliant, globex.unknown) == (1, 0, 1, 0)
+    # Run again the same day (a redelivered task, the next hour's run): still one row per day,
+    # with the day's latest numbers.
+    make_device(actors.org, name="Late phone", compliant=False)
+    compliance_snapshots_take_task.apply().get()
+    compliance_snapshots_take_task.apply().get()
+    assert ComplianceSnapshot.objects.count() == 2
+    acme.refresh_from_db()
+    assert (acme.devices, acme.not_compliant) == (5, 2)
+
+
+def test_an_organization_without_devices_gets_a_snapshot_of_zeros(actors):
+    from devices.compliance import compliance_snapshots_take
+    from devices.models import ComplianceSnapshot
+
+    compliance_snapshots_take()
+    snapshot = ComplianceSnapshot.objects.get(organization=actors.org)
+    assert (snapshot.devices, snapshot.compliant, snapshot.not_compliant, snapshot.unknown) == (0, 0, 0, 0)
+
+
+def test_the_snapshot_runs_from_the_beat_schedule():
+    from django.conf import settings
+
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert "devices.tasks.compliance_snapshots_take_task" in tasks
+
+
+def snapshot(org, days_ago: int, compliant: int, not_compliant: int):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from devices.models import ComplianceSnapshot
+
+    return ComplianceSnapshot.objects.create(
+        organization=org,
+        day=timezone.now().date() - timedelta(days=days_ago),
+        devices=compliant + not_compliant,
+        compliant=compliant,
+        not_compliant=not_compliant,
+    )
+
+
+def test_without_history_the_chart_says_when_it_starts(client, actors, fleet):
+    page = login(client, actors.auditor).get("/console/").content.decode()
+    assert "The chart starts tomorrow: a snapshot is taken every day." in page
+    assert "<polyline" not in page
+    assert "Today (live)" in page  # the table has today's numbers already
+
+
+def test_a_single_snapshot_of_today_is_still_no_chart(client, actors, fleet):
+    snapshot(actors.org, 0, 2, 1)
+    page = login(client, actors.auditor).get("/console/").content.decode()
+    assert "The chart starts tomorrow" in page and "<polyline" not in page
+
+
+def test_the_chart_draws_the_last_30_days_and_today_live(client, actors, fleet):
+    for days_ago in (40, 29, 10, 1):  # 40 days ago is out of the window
+        snapshot(actors.org, days_ago, compliant=days_ago, not_compliant=3)
+    snapshot(actors.other_org, 2, compliant=99, not_compliant=99)  # another organization's: never drawn
+    page = login(client, actors.auditor).get("/console/").content.decode()
+    assert "The chart starts tomorrow" not in page
+    lines = re.findall(r'<polyline class="chart-line ([^"]+)" points="([^"]+)"', page)
+    assert [css for css, _ in lines] == ["series-3", "series-2"]
+    assert all(len(points.split()) == 4 for _, points in lines)  # 29, 10 and 1 days ago, then today
+    # The points sit at their day: the oldest on the left edge, today on the right one.
+    xs = [float(pair.split(",")[0]) for pair in lines[0][1].split()]
+    assert xs[0] == 44 and xs[-1] == 704 and xs == sorted(xs)
+    assert 'role="img" aria-labelledby="compliance-svg-title compliance-svg-desc"' in page
+    assert "Compliant: 29 devices on" in page and "2 today." in page  # the description in words
+    rows = re.findall(r'aria-label="Compliance by day">.*?</table>', page, re.S)[0]
+    assert rows.count("<tr><td") == 4 and "99" not in rows
