@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from django.urls import reverse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from devices.choices import ContainerState, DeviceState, Platform
 from devices.selectors import DashboardSummary
@@ -287,3 +288,114 @@ def compliance_chart(snapshots: list, today: date, summary: DashboardSummary) ->
         DayLabel(today, x(today), "end"),
     ]
     return LineChart(points, series, ticks, labels, since)
+
+
+# --- The first enrollment -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    title: Promise | str
+    text: Promise | str
+    href: str
+    action: Promise | str
+    done: str = ""  # what is already there, in words
+
+
+def first_enrollment_steps(*, personas: int, tokens: int) -> list[Step]:
+    """What a new admin does, in order, until the first device checks in and gets a policy."""
+    return [
+        Step(
+            _("Check a persona"),
+            _(
+                "A persona is what a work profile enforces (passcode, apps, sharing). Every organization "
+                "starts with a default one: check it, or create one per team."
+            ),
+            reverse("console:personas"),
+            _("Open personas"),
+            done=ngettext("%(n)s persona ready", "%(n)s personas ready", personas) % {"n": personas}
+            if personas
+            else "",
+        ),
+        Step(
+            _("Issue an enrollment token"),
+            _("A token (or its QR code) lets one device, or a given number of them, join with a persona."),
+            reverse("console:enrollment"),
+            _("Issue a token"),
+            done=ngettext("%(n)s token ready to use", "%(n)s tokens ready to use", tokens) % {"n": tokens}
+            if tokens
+            else "",
+        ),
+        Step(
+            _("Enroll a device"),
+            _(
+                "Run the MDM agent on the device with the token's QR payload, or send the employee to "
+                "the portal: they sign in and enroll their device there."
+            ),
+            reverse("portal:enroll"),
+            _("Open the portal's enrollment page"),
+        ),
+        Step(
+            _("Push a policy"),
+            _(
+                "Open the device's persona, change what it needs and choose Save and push: every device "
+                "of that persona receives the new policy and the console follows their answers."
+            ),
+            reverse("console:personas"),
+            _("Choose a persona to push"),
+        ),
+    ]
+
+
+# --- Recent activity --------------------------------------------------------------------------------
+
+# What an audit action's first part names, where its identifier is not already a word.
+_NOUNS = {
+    "api_token": _("API token"),
+    "scim_token": _("SCIM token"),
+    "android": _("Android Enterprise"),
+    "directory": _("Identity provider"),
+    "audit": _("Audit log"),
+    "event_destination": _("Event destination"),
+    "enrollment_token": _("Enrollment token"),
+    "signing_key": _("Signing key"),
+}
+_VERBS = {
+    "sso_bound": _("linked to single sign-on"),
+    "chain_verified": _("verified"),
+    "wiped_by_agent": _("wiped by its agent (offline too long)"),
+    "signing_key_rolled_over": _("got a new signing key"),
+    "devices_assigned": _("assigned to devices"),
+    "lock_requested": _("lock requested"),
+    "unlock_requested": _("unlock requested"),
+    "held": _("held for a second admin"),
+}
+
+
+def action_words(action: str) -> str:
+    """An audit action in words: `device.lock_requested` reads "Device: lock requested"."""
+    noun, _sep, verb = action.partition(".")
+    noun_words = str(_NOUNS.get(noun, noun.replace("_", " ").capitalize()))
+    verb_words = str(_VERBS.get(verb, verb.replace("_", " ")))
+    return f"{noun_words}: {verb_words}" if verb_words else noun_words
+
+
+@dataclass(frozen=True)
+class Activity:
+    at: object  # a datetime
+    who: str
+    what: str
+    target: str
+
+
+def recent_activity(events: list) -> list[Activity]:
+    """The dashboard's latest audit events, in words (who did what to what)."""
+    return [
+        Activity(
+            event.created_at,
+            event.actor_label or str(_("The system")),
+            action_words(event.action),
+            event.target_label,
+        )
+        for event in events
+    ]

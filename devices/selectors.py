@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
@@ -242,6 +242,16 @@ def compliance_snapshots(*, organization_id: uuid.UUID, since: date, before: dat
             "day"
         )
     )
+
+
+def first_enrollment_progress(*, organization_id: uuid.UUID, now: datetime) -> tuple[int, int]:
+    """(personas, enrollment tokens still usable) of an organization without devices: how far its
+    admin is on the way to the first enrollment. Two counts."""
+    personas = Persona.objects.filter(organization_id=organization_id).count()
+    tokens = EnrollmentToken.objects.filter(
+        organization_id=organization_id, revoked_at__isnull=True, expires_at__gt=now, uses_count__lt=F("uses_allowed")
+    ).count()
+    return personas, tokens
 
 
 # --- The check-in's read: the hottest query of the server ------------------------------------------

@@ -53,20 +53,31 @@ PAGE_SIZE = 50
 def dashboard(request) -> HttpResponse:
     org = request.org.organization
     summary = selectors.dashboard_summary(organization_id=org.pk)
+    can_audit = request.org.can(Perm.AUDIT_VIEW)
+    context: dict[str, object] = {
+        "summary": summary,
+        "recent_events": dashboard_view.recent_activity(
+            selectors.audit_trail(organization_id=org.pk, limit=10) if can_audit else []
+        ),
+        "can_audit": can_audit,
+    }
+    now = timezone.now()
+    if not summary.has_devices:
+        # Nothing to count or draw yet: the way to the first enrollment instead.
+        personas, tokens = selectors.first_enrollment_progress(organization_id=org.pk, now=now)
+        context["steps"] = dashboard_view.first_enrollment_steps(personas=personas, tokens=tokens)
+        return render(request, "console/dashboard.html", context)
     by_os = selectors.active_devices_by_os(organization_id=org.pk)
-    today = timezone.now().date()
+    today = now.date()
     snapshots = selectors.compliance_snapshots(
         organization_id=org.pk, since=today - timedelta(days=dashboard_view.DAYS - 1), before=today
     )
-    can_audit = request.org.can(Perm.AUDIT_VIEW)
-    context = {
-        "summary": summary,
+    context |= {
         "tiles": dashboard_view.tiles(summary),
         "platforms": dashboard_view.platform_chart(by_os),
         "os_versions": dashboard_view.os_version_chart(by_os),
         "work_profiles": dashboard_view.work_profile_chart(summary),
         "compliance": dashboard_view.compliance_chart(snapshots, today, summary),
-        "recent_events": selectors.audit_trail(organization_id=org.pk, limit=10) if can_audit else [],
     }
     return render(request, "console/dashboard.html", context)
 

@@ -208,3 +208,63 @@ def test_the_chart_draws_the_last_30_days_and_today_live(client, actors, fleet):
     assert "Compliant: 29 devices on" in page and "2 today." in page  # the description in words
     rows = re.findall(r'aria-label="Compliance by day">.*?</table>', page, re.S)[0]
     assert rows.count("<tr><td") == 4 and "99" not in rows
+
+
+# --- The first enrollment, recent activity ------------------------------------------------------
+
+
+def test_an_organization_without_devices_gets_the_way_to_the_first_enrollment(client, actors):
+    page = login(client, actors.owner).get("/console/").content.decode()
+    assert "Enroll your first device" in page
+    steps = re.findall(r"<li>\s*<h3>([^<]+)</h3>.*?href=\"([^\"]+)\"", page, re.S)
+    assert steps == [
+        ("Check a persona", "/console/personas/"),
+        ("Issue an enrollment token", "/console/enrollment/"),
+        ("Enroll a device", "/portal/enroll/"),
+        ("Push a policy", "/console/personas/"),
+    ]
+    for _, href in steps:
+        assert client.get(href).status_code == 200, href
+    # What is done already says so: the default persona; no token yet.
+    assert "1 persona ready" in page and "token ready" not in page
+    # No empty tiles or charts.
+    assert 'class="tile' not in page and "<svg" not in page
+
+
+def test_the_walkthrough_counts_usable_tokens_only(client, actors):
+    from devices.models import EnrollmentToken
+    from devices.services import enrollment_token_create
+
+    enrollment_token_create(organization=actors.org, created_by=actors.owner)
+    enrollment_token_create(organization=actors.other_org)  # another organization's: not counted
+    page = login(client, actors.owner).get("/console/").content.decode()
+    assert "1 token ready to use" in page
+    EnrollmentToken.objects.filter(organization=actors.org).update(revoked_at="2020-01-01T00:00:00Z")
+    assert "token ready" not in client.get("/console/").content.decode()
+
+
+def test_the_first_device_replaces_the_walkthrough_with_the_fleet(client, actors):
+    make_device(actors.org, name="First phone")
+    page = login(client, actors.owner).get("/console/").content.decode()
+    assert "Enroll your first device" not in page and '<span class="num">1</span> enrolled devices' in page
+
+
+def test_recent_activity_reads_in_words(client, actors, fleet):
+    page = login(client, actors.owner).get("/console/").content.decode()
+    table = re.search(r'aria-label="Recent activity">(.*?)</table>', page, re.S)
+    assert table, "no recent activity"
+    assert "Organization: created" in table.group(1)
+    assert "organization.created" not in page
+    assert re.search(r"<time datetime=\"[^\"]+\" title=\"[^\"]+ UTC\">(just now|\d+\xa0\w+ ago)</time>", table.group(1))
+
+
+def test_the_recent_activity_is_for_those_who_may_read_the_audit_log(client, actors, fleet):
+    page = login(client, actors.helpdesk).get("/console/").content.decode()
+    assert "Recent activity" not in page
+
+
+def test_another_organizations_snapshots_and_devices_never_show(client, actors):
+    make_device(actors.other_org, name="Globex phone", platform=Platform.IOS, os_version="17.2")
+    snapshot(actors.other_org, 1, 5, 5)
+    page = login(client, actors.owner).get("/console/").content.decode()
+    assert "Enroll your first device" in page and "iOS" not in page
