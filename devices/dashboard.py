@@ -99,6 +99,7 @@ class BarChart:
     bars: list[Bar]
     height: int
     width: int = BAR_WIDTH
+    row: int = BAR_ROW  # a row's height: the whole row is the bar's link
 
     @property
     def total(self) -> int:
@@ -166,8 +167,8 @@ def work_profile_chart(summary: DashboardSummary) -> BarChart:
 
 DAYS = 30
 # The line chart's drawing box (SVG user units) and its plot area inside it.
-LINE_WIDTH, LINE_HEIGHT = 720, 260
-PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 44, 704, 14, 222
+LINE_WIDTH, LINE_HEIGHT = 720, 270
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 60, 700, 16, 222
 
 
 @dataclass(frozen=True)
@@ -393,7 +394,7 @@ def recent_activity(events: list) -> list[Activity]:
     return [
         Activity(
             event.created_at,
-            event.actor_label or str(_("The system")),
+            str(_("The system")) if event.actor_type == "system" or not event.actor_label else event.actor_label,
             action_words(event.action),
             event.target_label,
         )

@@ -203,7 +203,7 @@ def test_the_chart_draws_the_last_30_days_and_today_live(client, actors, fleet):
     assert all(len(points.split()) == 4 for _, points in lines)  # 29, 10 and 1 days ago, then today
     # The points sit at their day: the oldest on the left edge, today on the right one.
     xs = [float(pair.split(",")[0]) for pair in lines[0][1].split()]
-    assert xs[0] == 44 and xs[-1] == 704 and xs == sorted(xs)
+    assert xs[0] == 60 and xs[-1] == 700 and xs == sorted(xs)
     assert 'role="img" aria-labelledby="compliance-svg-title compliance-svg-desc"' in page
     assert "Compliant: 29 devices on" in page and "2 today." in page  # the description in words
     rows = re.findall(r'aria-label="Compliance by day">.*?</table>', page, re.S)[0]
