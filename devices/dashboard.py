@@ -313,7 +313,7 @@ def first_enrollment_steps(*, personas: int, tokens: int) -> list[Step]:
                 "starts with a default one: check it, or create one per team."
             ),
             reverse("console:personas"),
-            _("Open personas"),
+            _("Review the default persona"),
             done=ngettext("%(n)s persona ready", "%(n)s personas ready", personas) % {"n": personas}
             if personas
             else "",
@@ -334,7 +334,7 @@ def first_enrollment_steps(*, personas: int, tokens: int) -> list[Step]:
                 "the portal: they sign in and enroll their device there."
             ),
             reverse("portal:enroll"),
-            _("Open the portal's enrollment page"),
+            _("Open the employee portal"),
         ),
         Step(
             _("Push a policy"),
