@@ -107,7 +107,7 @@ def test_the_dashboard_charts_the_fleet_and_its_tiles_open_filtered_lists(live_m
     no_sideways_scroll(page)
     widths = page.evaluate(
         "[...document.querySelectorAll('svg.chart-scale')].map(s => s.getBoundingClientRect().right)"
-    )  # noqa: E501
+    )
     assert widths and max(widths) <= 390
     shot(page, "dashboard-390")
     assert axe_problems(page) == []
