@@ -268,3 +268,20 @@ def test_another_organizations_snapshots_and_devices_never_show(client, actors):
     snapshot(actors.other_org, 1, 5, 5)
     page = login(client, actors.owner).get("/console/").content.decode()
     assert "Enroll your first device" in page and "iOS" not in page
+
+
+def test_the_charts_cost_the_same_queries_for_one_or_thirty_days_of_history(client, actors, fleet):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    login(client, actors.auditor)
+    snapshot(actors.org, 1, 1, 1)
+    client.get("/console/")
+    with CaptureQueriesContext(connection) as one_day:
+        client.get("/console/")
+    for days_ago in range(2, 30):
+        snapshot(actors.org, days_ago, 1, 1)
+    with CaptureQueriesContext(connection) as thirty_days:
+        page = client.get("/console/").content.decode()
+    assert len(thirty_days) == len(one_day)
+    assert all(len(points.split()) == 30 for points in re.findall(r'<polyline [^>]*points="([^"]+)"', page))
