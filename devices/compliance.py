@@ -3,13 +3,15 @@ reports and its persona's access settings."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from devices.audit import device_event_emit
-from devices.choices import Platform
-from devices.models import ComplianceChange
+from devices.choices import DeviceState, Platform
+from devices.models import ComplianceChange, ComplianceSnapshot
+from mdm.models import Organization
 
 
 def _version(value: str) -> tuple[int, ...]:
@@ -97,3 +99,48 @@ def compliance_change_record(
         reasons=[str(reason)[:500] for reason in reasons[:20]],
         created_at=at or timezone.now(),
     )
+
+
+# Organizations whose snapshots one INSERT writes.
+SNAPSHOT_BATCH = 500
+
+
+def compliance_snapshots_take(*, day: date | None = None, now: datetime | None = None) -> int:
+    """Today's (UTC) compliance snapshot of every organization, an organization without devices
+    included (its zeros are its history too): active devices, compliant, not compliant, not
+    reported yet. Idempotent: taken again the same day, it updates that day's rows. One query
+    counts every organization's devices, one upsert per SNAPSHOT_BATCH organizations writes them.
+    Returns the number of organizations snapshotted."""
+    now = now or timezone.now()
+    day = day or now.date()
+    active = Q(devices__state=DeviceState.ACTIVE)
+    counts = (
+        Organization.objects.annotate(
+            n_devices=Count("devices", filter=active),
+            n_compliant=Count("devices", filter=active & Q(devices__compliant=True)),
+            n_not_compliant=Count("devices", filter=active & Q(devices__compliant=False)),
+            n_unknown=Count("devices", filter=active & Q(devices__compliant__isnull=True)),
+        )
+        .values_list("pk", "n_devices", "n_compliant", "n_not_compliant", "n_unknown")
+        .order_by("pk")
+    )
+    snapshots = [
+        ComplianceSnapshot(
+            organization_id=pk,
+            day=day,
+            devices=total,
+            compliant=compliant,
+            not_compliant=not_compliant,
+            unknown=unknown,
+            taken_at=now,
+        )
+        for pk, total, compliant, not_compliant, unknown in counts
+    ]
+    ComplianceSnapshot.objects.bulk_create(
+        snapshots,
+        batch_size=SNAPSHOT_BATCH,
+        update_conflicts=True,
+        unique_fields=["organization", "day"],
+        update_fields=["devices", "compliant", "not_compliant", "unknown", "taken_at"],
+    )
+    return len(snapshots)

@@ -64,6 +64,13 @@ FILTERS: tuple[_Filter, ...] = (
     _Filter(QueryParam("owner", description="The owner's e-mail address."), _("Owner's e-mail")),
     _choice("platform", Platform, _("Platform")),
     _choice("ownership", Ownership, _("Ownership")),
+    # The dashboard's tiles and bars link here (issue 16): its silent tile, its OS version bars.
+    _Filter(
+        QueryParam("silent", "bool", description="No check-in for too long."),
+        _("Check-ins"),
+        (("true", _("Silent too long")), ("false", _("Checking in"))),
+    ),
+    _Filter(QueryParam("os_version", description="The OS version, exactly as reported."), _("OS version")),
 )
 
 # The admin API's parameters of GET /api/v1/devices/ (and their OpenAPI description).

@@ -352,6 +352,28 @@ class ComplianceChange(models.Model):
         return f"{self.device_id}: {self.previous} -> {self.compliant}"
 
 
+class ComplianceSnapshot(models.Model):
+    """The organization's active devices and their compliance on one day (UTC), taken by a daily
+    beat task (devices.compliance.compliance_snapshots_take): the dashboard's compliance over time.
+    Taken again the same day, the day's row is updated (one row per organization and day)."""
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    devices = models.PositiveIntegerField(default=0)  # active devices
+    compliant = models.PositiveIntegerField(default=0)
+    not_compliant = models.PositiveIntegerField(default=0)
+    unknown = models.PositiveIntegerField(default=0)  # compliance not reported yet
+    taken_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["organization", "day"]
+        constraints = [models.UniqueConstraint(fields=["organization", "day"], name="compliance_snapshot_day")]
+
+    def __str__(self) -> str:
+        return f"{self.organization_id} {self.day}: {self.compliant}/{self.devices}"
+
+
 class Wipe(models.Model):
     """One request to erase a device's corporate container, and what became of it.
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from django.db import connection
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Lower
 
 from devices.choices import PENDING_COMMAND_STATES, ContainerState, DeviceState, Ownership, Platform, WipeState
-from devices.models import Command, Device, EnrollmentToken, Push, Wipe
+from devices.models import Command, ComplianceSnapshot, Device, EnrollmentToken, Push, Wipe
 from mdm.lib.compiled import CompiledQuery
 from mdm.models import AuditEvent, User
 from personas.models import Persona
@@ -36,6 +37,8 @@ class DeviceFilter:
     platform: Platform | None = None
     ownership: Ownership | None = None
     q: str | None = None  # part of the name or the model
+    silent: bool | None = None  # no check-in for too long
+    os_version: str | None = None  # exactly as the device reported it
 
 
 NO_FILTER = DeviceFilter()
@@ -52,6 +55,8 @@ def device_list(*, organization_id: uuid.UUID, filters: DeviceFilter = NO_FILTER
         "persona_id": filters.persona,
         "platform": filters.platform,
         "ownership": filters.ownership,
+        "silent": filters.silent,
+        "os_version": filters.os_version,
     }
     devices = devices.filter(**{field: value for field, value in exact.items() if value is not None})
     if filters.owner:
@@ -216,6 +221,37 @@ def dashboard_summary(*, organization_id: uuid.UUID) -> DashboardSummary:
         wipes_pending=wipes["pending"],
         wipes_held=wipes["held"],
     )
+
+
+def active_devices_by_os(*, organization_id: uuid.UUID) -> list[tuple[str, str, int]]:
+    """(platform, OS version as reported, active devices), most devices first: one query, one row
+    per version in use (an empty version: not reported yet)."""
+    rows = (
+        Device.objects.filter(organization_id=organization_id, state=DeviceState.ACTIVE)
+        .values_list("platform", "os_version")
+        .annotate(n=Count("*"))
+        .order_by("-n", "platform", "os_version")
+    )
+    return [(platform, os_version, n) for platform, os_version, n in rows]
+
+
+def compliance_snapshots(*, organization_id: uuid.UUID, since: date, before: date) -> list[ComplianceSnapshot]:
+    """The organization's daily compliance snapshots from `since` to the day before `before`, oldest first."""
+    return list(
+        ComplianceSnapshot.objects.filter(organization_id=organization_id, day__gte=since, day__lt=before).order_by(
+            "day"
+        )
+    )
+
+
+def first_enrollment_progress(*, organization_id: uuid.UUID, now: datetime) -> tuple[int, int]:
+    """(personas, enrollment tokens still usable) of an organization without devices: how far its
+    admin is on the way to the first enrollment. Two counts."""
+    personas = Persona.objects.filter(organization_id=organization_id).count()
+    tokens = EnrollmentToken.objects.filter(
+        organization_id=organization_id, revoked_at__isnull=True, expires_at__gt=now, uses_count__lt=F("uses_allowed")
+    ).count()
+    return personas, tokens
 
 
 # --- The check-in's read: the hottest query of the server ------------------------------------------

@@ -7,7 +7,7 @@ import random
 
 from celery import shared_task
 
-from devices import push, services, wipe
+from devices import compliance, push, services, wipe
 from devices.android import client as google
 from devices.android import commands as android_commands
 from devices.android import devices as android_devices
@@ -76,6 +76,12 @@ def container_keys_rotate_task() -> int:
 @shared_task
 def devices_mark_silent_task() -> int:
     return services.devices_mark_silent()
+
+
+@shared_task
+def compliance_snapshots_take_task() -> int:
+    """Today's compliance snapshot of every organization (the dashboard's chart); safe to rerun."""
+    return compliance.compliance_snapshots_take()
 
 
 @shared_task

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import timedelta
 
 import segno
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from devices import dashboard as dashboard_view
 from devices import device_page, selectors
 from devices.android import client as android_client
 from devices.android.enterprise import enterprise_connect, enterprise_disconnect, enterprise_of, enterprise_signup_start
@@ -47,27 +49,35 @@ from personas.selectors import persona_list
 PAGE_SIZE = 50
 
 
-def _bar_chart(rows: list[tuple[str, int]]) -> dict[str, object]:
-    """Bars for a server-rendered SVG chart (no script)."""
-    peak = max([count for _, count in rows] + [1])
-    return {
-        "bars": [
-            {"label": label, "count": count, "width": round(300 * count / peak), "y": 8 + index * 28}
-            for index, (label, count) in enumerate(rows)
-        ],
-        "height": 16 + 28 * len(rows),
-    }
-
-
 @console_view()
 def dashboard(request) -> HttpResponse:
     org = request.org.organization
     summary = selectors.dashboard_summary(organization_id=org.pk)
     can_audit = request.org.can(Perm.AUDIT_VIEW)
-    context = {
+    context: dict[str, object] = {
         "summary": summary,
-        "chart": _bar_chart([(state.label, n) for state, n in summary.work_profiles_by_state.items()]),
-        "recent_events": selectors.audit_trail(organization_id=org.pk, limit=10) if can_audit else [],
+        "recent_events": dashboard_view.recent_activity(
+            selectors.audit_trail(organization_id=org.pk, limit=10) if can_audit else []
+        ),
+        "can_audit": can_audit,
+    }
+    now = timezone.now()
+    if not summary.has_devices:
+        # Nothing to count or draw yet: the way to the first enrollment instead.
+        personas, tokens = selectors.first_enrollment_progress(organization_id=org.pk, now=now)
+        context["steps"] = dashboard_view.first_enrollment_steps(personas=personas, tokens=tokens)
+        return render(request, "console/dashboard.html", context)
+    by_os = selectors.active_devices_by_os(organization_id=org.pk)
+    today = now.date()
+    snapshots = selectors.compliance_snapshots(
+        organization_id=org.pk, since=today - timedelta(days=dashboard_view.DAYS - 1), before=today
+    )
+    context |= {
+        "tiles": dashboard_view.tiles(summary),
+        "platforms": dashboard_view.platform_chart(by_os),
+        "os_versions": dashboard_view.os_version_chart(by_os),
+        "work_profiles": dashboard_view.work_profile_chart(summary),
+        "compliance": dashboard_view.compliance_chart(snapshots, today, summary),
     }
     return render(request, "console/dashboard.html", context)
 

@@ -315,6 +315,12 @@ CELERY_BEAT_SCHEDULE = {
     "commands-expire": {"task": "devices.tasks.commands_expire_task", "schedule": crontab(minute="*/5")},
     "commands-rewake": {"task": "devices.tasks.commands_rewake_task", "schedule": 60.0},
     "container-keys-rotate": {"task": "devices.tasks.container_keys_rotate_task", "schedule": crontab(minute=23)},
+    # The dashboard's compliance over time, one point a day: every hour updates the day's row, so
+    # the day keeps its last hour's numbers and a beat down at midnight loses no day.
+    "compliance-snapshots-take": {
+        "task": "devices.tasks.compliance_snapshots_take_task",
+        "schedule": crontab(minute=55),
+    },
     "devices-mark-silent": {"task": "devices.tasks.devices_mark_silent_task", "schedule": crontab(minute="*/10")},
     "android-devices-reconcile": {
         "task": "devices.tasks.android_devices_reconcile_task",
