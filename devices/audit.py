@@ -25,6 +25,7 @@ register_actions(
         "device.wiped_by_agent": {"previous_state"},
         "device.signing_key_rolled_over": {"old_kid", "new_kid"},
         "device.reported_lost": {"reason"},
+        "device.renamed": {"old_name", "new_name"},
         "device.lock_requested": {"command_id", "reason"},
         "device.unlock_requested": {"command_id", "reason"},
         "wipe.requested": {"wipe_id", "reason"},

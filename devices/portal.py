@@ -28,11 +28,12 @@ from django.views.decorators.http import require_POST
 
 from devices.android.enterprise import enterprise_of
 from devices.android.tokens import android_token_create
-from devices.choices import DeviceState, ManagementChannel, Ownership, Platform
+from devices.choices import ContainerState, DeviceState, ManagementChannel, Ownership, Platform
 from devices.compliance import evaluate_compliance
+from devices.device_page import LOCK, device_actions
 from devices.models import Device, EnrollmentToken, PolicyVersion, Wipe
-from devices.privacy import android_privacy_summary, privacy_summary
-from devices.services import enrollment_token_create
+from devices.privacy import android_privacy_summary, persona_preview, privacy_summary
+from devices.services import DEVICE_NAME_MAX, device_rename, enrollment_token_create
 from devices.wipe import corporate_lock, corporate_wipe_request
 from directory.selectors import persona_for
 from mdm.actors import Actor
@@ -109,7 +110,7 @@ def home(request):
     rows = []
     for device in devices.order_by("-enrolled_at"):
         _, todo = evaluate_compliance(device=device, facts=device.compliance, os_version=device.os_version)
-        rows.append({"device": device, "todo": todo})
+        rows.append({"device": device, "todo": todo, **(_portal_state(device) if device.is_active else {})})
     return render(request, "portal/home.html", {"rows": rows})
 
 
@@ -121,10 +122,10 @@ def enroll(request):
     # The persona the employee's provisioned groups give them (SCIM), else the organization's default.
     persona = persona_for(organization_id=organization.pk, user_id=request.user.pk) or default_persona(organization.pk)
     if request.method != "POST":
-        return render(request, "portal/enroll.html", {"platforms": platforms, "persona": persona})
+        return render(request, "portal/enroll.html", _enroll_page(platforms, persona))
     platform = request.POST.get("platform")
     if platform not in dict(platforms):
-        refused = {"platforms": platforms, "persona": persona, "error": _("Pick your device's platform.")}
+        refused = _enroll_page(platforms, persona, error=_("Pick your device's platform."))
         return render(request, "portal/enroll.html", refused)
     if platform == ANDROID_WORK_PROFILE:
         return _enroll_android(request, persona)
@@ -150,6 +151,13 @@ def enroll(request):
     return render(request, "portal/enroll_code.html", context)
 
 
+def _enroll_page(platforms, persona, **extra) -> dict:
+    """The enrollment page: the platforms, and the persona that will apply with what it means (in
+    the privacy page's words), shown before any code is made."""
+    preview = persona_preview(spec_of(persona)) if persona is not None else None
+    return {"platforms": platforms, "persona": persona, "preview": preview, **extra}
+
+
 def _enroll_android(request, persona):
     """Google's enrollment token for the employee's own phone: its QR code and its link."""
     try:
@@ -166,11 +174,7 @@ def _enroll_android(request, persona):
             client_ip=client_ip(request),
         )
     except ServiceError as exc:
-        context = {
-            "platforms": _platforms(request.membership.organization.pk),
-            "persona": persona,
-            "error": exc.message,
-        }
+        context = _enroll_page(_platforms(request.membership.organization.pk), persona, error=exc.message)
         return render(request, "portal/enroll.html", context, status=exc.status)
     context = {
         "token": google.enrollment_token,
@@ -199,18 +203,40 @@ def _privacy_of(device: Device) -> dict:
     return privacy_summary(_policy_of(device))
 
 
-@portal_view
-def device_detail(request, pk):
-    device = _my_device(request, pk)
+def _device_page(request, device: Device, **extra) -> dict:
     compliant, todo = evaluate_compliance(device=device, facts=device.compliance, os_version=device.os_version)
     context = {
         "device": device,
         "compliant": compliant,
         "todo": todo,
         "privacy": _privacy_of(device),
-        "open_wipe": Wipe.objects.filter(device=device, state__in=Wipe.OPEN_STATES).first(),
+        "name_max": DEVICE_NAME_MAX,
+        **_portal_state(device),
+        **extra,
     }
-    return render(request, "portal/device.html", context)
+    context["open_wipe"] = context["actions"].open_wipe
+    return context
+
+
+@portal_view
+def device_detail(request, pk):
+    device = _my_device(request, pk)
+    return render(request, "portal/device.html", _device_page(request, device))
+
+
+@require_POST
+@portal_view
+def rename_device(request, pk):
+    """The employee names their own device as they know it; the console shows the same name."""
+    device = _my_device(request, pk)
+    typed = request.POST.get("name", "")
+    try:
+        device = device_rename(device=device, name=typed, actor=_actor(request), client_ip=client_ip(request))
+    except ServiceError as exc:
+        context = _device_page(request, device, rename_error=exc.message, rename_value=typed)
+        return render(request, "portal/device.html", context, status=400)
+    messages.success(request, _("Renamed to “%(name)s”.") % {"name": device.name})
+    return redirect("portal:device", pk=device.pk)
 
 
 @portal_view
@@ -235,10 +261,26 @@ def remove_work_persona(request, pk):
     return render(request, "portal/remove.html", {"device": device})
 
 
-@require_POST
+def _portal_state(device: Device) -> dict:
+    """What the device page says of the work profile and offers now: the lock on its way or done
+    (at once, before the device has answered), and whether reporting it lost still makes sense."""
+    actions = device_actions(device=device)
+    lock_pending = actions.pending_lock is not None and actions.pending_lock.type == LOCK
+    locked = device.container_state == ContainerState.LOCKED and actions.pending_lock is None
+    return {"actions": actions, "lock_pending": lock_pending, "locked": locked, "can_report_lost": actions.can_lock}
+
+
 @portal_view
 def report_lost(request, pk):
+    """GET: what reporting the device lost does, and a button to confirm. POST: lock the work
+    profile, tell the organization's admins, back to the device page (which shows the lock)."""
     device = _my_device(request, pk)
+    state = _portal_state(device)
+    if request.method != "POST":
+        return render(request, "portal/lost.html", {"device": device, **state})
+    if not state["can_report_lost"]:
+        messages.info(request, state["actions"].lock_refusal)
+        return redirect("portal:device", pk=device.pk)
     try:
         corporate_lock(device=device, lock=True, actor=_actor(request), client_ip=client_ip(request),
                        reason="reported lost by its owner")  # fmt: skip

@@ -147,3 +147,29 @@ def _rule(spec: dict[str, Any], path: str) -> str:
         ),
     }
     return rules.get(path, "")
+
+
+def persona_preview(spec: dict[str, Any]) -> dict:
+    """What a persona means for an employee before they enroll, in the privacy page's words: the
+    same lists and sharing sentences, and its rules (passcode, OS versions, what happens to a
+    device that breaks them) as sentences."""
+    summary = privacy_summary(spec)
+    access, enforcement = spec["access"], spec["enforcement"]
+    rules = []
+    if access["passcode"]["required"]:
+        rules.append(_rule(spec, "access.passcode.min_length"))
+    versions = access.get("min_os_version") or {}
+    if versions.get("android"):
+        rules.append(_rule(spec, "access.min_os_version.android"))
+    if versions.get("ios"):
+        rules.append(f"iOS {versions['ios']} or later is required.")
+    if access.get("block_compromised"):
+        rules.append("Work apps stay blocked on a rooted or jailbroken device.")
+    if enforcement.get("block_after_days") == 0:
+        rules.append("If the device breaks these rules, its work profile is locked at once.")
+    elif enforcement.get("block_after_days") is not None:
+        rules.append(_rule(spec, "enforcement.block_after_days"))
+    if enforcement.get("wipe_after_days") is not None:
+        rules.append(_rule(spec, "enforcement.wipe_after_days"))
+    summary["rules"] = rules
+    return summary

@@ -3,6 +3,7 @@ audit event."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from devices import device_state
 from devices.choices import ContainerState, DeviceState, ManagementChannel, Ownership, Platform, TokenStatus
@@ -317,6 +319,40 @@ def device_unenroll(*, device: Device, client_ip: str | None = None) -> Device:
         actor=Actor.device(device),
         client_ip=client_ip,
     )
+
+
+DEVICE_NAME_MAX = 64
+
+
+def device_rename(*, device: Device, name: str, actor: Actor | None = None, client_ip: str | None = None) -> Device:
+    """Give a device the name its owner knows it by ("Erin's work phone"): 1 to 64 characters,
+    spaces around it dropped, no control characters. Renaming to the same name changes nothing."""
+    name = name.strip() if isinstance(name, str) else ""
+    if not name:
+        raise ServiceError(_("Give the device a name."), code="invalid", field="name")
+    if len(name) > DEVICE_NAME_MAX:
+        raise ServiceError(
+            _("The name is %(n)d characters long: at most %(max)d.") % {"n": len(name), "max": DEVICE_NAME_MAX},
+            code="invalid",
+            field="name",
+        )
+    if any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise ServiceError(_("The name cannot hold control characters."), code="invalid", field="name")
+    with transaction.atomic():
+        device = Device.objects.select_for_update().get(pk=device.pk)
+        if device.name == name:
+            return device
+        old, device.name = device.name, name
+        device.save(update_fields=["name"])
+        audit_event_record(
+            organization=device.organization,
+            action="device.renamed",
+            actor=actor,
+            target=device,
+            details={"old_name": old, "new_name": name},
+            client_ip=client_ip,
+        )
+    return device
 
 
 @dataclass(frozen=True)

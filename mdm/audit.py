@@ -14,17 +14,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from django.db import models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from mdm.actors import SYSTEM, Actor
 from mdm.models import AuditEvent, Organization
 from mdm.outbox import outbox_emit
+
+logger = logging.getLogger(__name__)
 
 GENESIS_HASH = "0" * 64
 REDACTED = "[redacted]"
@@ -191,3 +197,130 @@ def audit_chain_verify(organization: Organization) -> ChainReport:
     if organization.audit_seq and organization.audit_head_hash != prev_hash:
         return ChainReport(False, count, organization.audit_seq, "the last event does not match the recorded head")
     return ChainReport(True, count)
+
+
+def audit_chain_verify_record(organization: Organization, *, actor: Actor | None = None) -> ChainReport:
+    """Verify the chain and record the outcome in it (`audit.chain_verified`, by `actor`: the
+    admin who asked, or the system at night)."""
+    report = audit_chain_verify(organization)
+    if not report.ok:
+        logger.error(
+            "Audit chain of %s is broken at #%s: %s", organization.slug, report.first_broken_seq, report.reason
+        )
+    audit_event_record(
+        organization=organization,
+        action="audit.chain_verified",
+        actor=actor,
+        details={
+            "ok": report.ok,
+            "events": report.events,
+            "first_broken_seq": report.first_broken_seq,
+            "reason": report.reason,
+        },
+    )
+    return report
+
+
+# --- The log as people read it --------------------------------------------------------------------
+#
+# The console shows an event's details as labelled values in words: no Python or JSON syntax, no
+# empty value, Yes/No for a boolean, a list as its lines. An app may register how one detail key of
+# its actions reads (`register_detail_renderer`): the personas app turns a persona's diff lines into
+# its settings' names.
+
+
+@dataclass(frozen=True)
+class AuditDetail:
+    label: str
+    value: str = ""
+    lines: list[str] = field(default_factory=list)  # a list, shown one line each
+
+
+DetailRenderer = Callable[[Any], "list[str] | str"]
+DETAIL_RENDERERS: dict[str, DetailRenderer] = {}
+
+DETAIL_LABELS: dict[str, Any] = {
+    "ok": gettext_lazy("Intact"),
+    "diff": gettext_lazy("Changes"),
+    "events": gettext_lazy("Events checked"),
+    "first_broken_seq": gettext_lazy("First broken event"),
+    "command_id": gettext_lazy("Command"),
+    "wipe_id": gettext_lazy("Wipe"),
+    "expires_at": gettext_lazy("Expires"),
+    "for_user": gettext_lazy("For"),
+    "old_kid": gettext_lazy("Old key"),
+    "new_kid": gettext_lazy("New key"),
+    "kid": gettext_lazy("Key"),
+    "devices_pinning": gettext_lazy("Devices still on it"),
+    "uses_allowed": gettext_lazy("Uses"),
+    "token_prefix": gettext_lazy("Token"),
+    "os_version": gettext_lazy("OS version"),
+    "old_role": gettext_lazy("Role before"),
+    "new_role": gettext_lazy("Role now"),
+    "old_name": gettext_lazy("Name before"),
+    "new_name": gettext_lazy("Name now"),
+    "signup_url_name": gettext_lazy("Sign-up"),
+    "device_ids": gettext_lazy("Device ids"),
+}
+
+
+def register_detail_renderer(key: str, renderer: DetailRenderer) -> None:
+    """How the value of detail `key` reads in the console: a string, or lines."""
+    DETAIL_RENDERERS[key] = renderer
+
+
+def detail_label(key: str) -> str:
+    label = DETAIL_LABELS.get(key)
+    return str(label) if label is not None else key.replace("_", " ").strip().capitalize()
+
+
+_ISO_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def detail_value(value: Any) -> str:
+    """One value in words: Yes/No, a list joined with commas, an object as `label: value` pairs,
+    an ISO instant as a UTC date and time; empty for nothing."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if isinstance(value, list):
+        return ", ".join(text for text in (detail_value(item) for item in value) if text)
+    if isinstance(value, dict):
+        pairs = ((detail_label(str(k)), detail_value(v)) for k, v in value.items())
+        return "; ".join(f"{label}: {text}" for label, text in pairs if text)
+    text = str(value).strip()
+    if _ISO_INSTANT.match(text):
+        try:
+            instant = datetime.fromisoformat(text)
+        except ValueError:
+            return text
+        if instant.tzinfo is not None:
+            return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return text
+
+
+def audit_details_display(details: Mapping[str, Any] | None) -> list[AuditDetail]:
+    """An event's details as the console shows them, empty values left out."""
+    shown = []
+    for key, value in (details or {}).items():
+        if value is None or value == "" or value == [] or value == {}:
+            continue
+        renderer = DETAIL_RENDERERS.get(key)
+        rendered: list[str] | str
+        try:
+            rendered = renderer(value) if renderer is not None else detail_value(value)
+        except Exception:  # a value older code wrote in another shape: shown plainly, never a 500
+            logger.warning("audit detail %r did not render", key, exc_info=True)
+            rendered = detail_value(value)
+        if isinstance(rendered, list):
+            if rendered:
+                shown.append(AuditDetail(detail_label(key), lines=rendered))
+        elif rendered:
+            shown.append(AuditDetail(detail_label(key), value=rendered))
+    return shown
+
+
+def audit_action_label(action: str) -> str:
+    """`persona.devices_assigned` → "Persona devices assigned"."""
+    return re.sub(r"[._]+", " ", action).strip().capitalize()

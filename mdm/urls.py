@@ -82,6 +82,7 @@ portal = [
     path("devices/<uuid:pk>/", device_portal.device_detail, name="device"),
     path("devices/<uuid:pk>/remove/", device_portal.remove_work_persona, name="remove"),
     path("devices/<uuid:pk>/lost/", device_portal.report_lost, name="lost"),
+    path("devices/<uuid:pk>/rename/", device_portal.rename_device, name="rename"),
 ]
 
 urlpatterns = [

@@ -19,7 +19,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from mdm.audit import AUDIT_ACTIONS
+from mdm.audit import AUDIT_ACTIONS, audit_action_label, audit_chain_verify_record, audit_details_display
 from mdm.celery import enqueue_on_commit
 from mdm.console import lockout
 from mdm.console.decorators import console_view
@@ -81,7 +81,7 @@ def switch_organization(request) -> HttpResponse:
 
 def _audit_action_choices() -> list[tuple[str, str | Promise]]:
     # A callable: the apps register their actions when they are ready, after this module is imported.
-    return [("", _("Any")), *[(a, a) for a in sorted(AUDIT_ACTIONS)]]
+    return [("", _("Any")), *[(a, audit_action_label(a)) for a in sorted(AUDIT_ACTIONS)]]
 
 
 class AuditFilterForm(forms.Form):
@@ -131,13 +131,7 @@ def audit_export_view(request) -> HttpResponseBase:
 def audit_log(request) -> HttpResponse:
     org = request.org.organization
     if request.method == "POST":
-        # At most one on-demand verification per organization every 5 minutes: each walks the chain.
-        if cache.incr_in_window(f"audit-verify:{org.pk}", timeout=300) in (None, 1):
-            enqueue_on_commit(audit_chain_verify_task, str(org.pk))
-            messages.success(request, _("Verification queued: its result appears here in a moment."))
-        else:
-            messages.info(request, _("A verification was queued in the last 5 minutes."))
-        return redirect("console:audit")
+        return _audit_verify(request, org)
     form = AuditFilterForm(request.GET or None)
     events: QuerySet[AuditEvent] = AuditEvent.objects.filter(organization=org)
     if form.is_bound and form.is_valid():
@@ -146,5 +140,30 @@ def audit_log(request) -> HttpResponse:
     last_check = AuditEvent.objects.filter(organization=org, action="audit.chain_verified").order_by("-seq").first()
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "last_check": last_check, "query": query.urlencode()}
+    rows = [{"event": event, "action": audit_action_label(event.action),
+             "details": audit_details_display(event.details)} for event in page]  # fmt: skip
+    context = {"form": form, "page": page, "rows": rows, "last_check": last_check, "query": query.urlencode()}
     return render(request, "console/audit.html", context)
+
+
+# A chain up to this long is verified while the admin waits (a few seconds at most), and the page
+# they come back to shows the result; a longer one is verified by the worker.
+AUDIT_VERIFY_IN_REQUEST_MAX = 100_000
+
+
+def _audit_verify(request, org) -> HttpResponse:
+    # At most one on-demand verification per organization every 5 minutes: each walks the chain.
+    if cache.incr_in_window(f"audit-verify:{org.pk}", timeout=300) not in (None, 1):
+        messages.info(request, _("The chain was verified less than 5 minutes ago: its result is below."))
+        return redirect("console:audit")
+    if org.audit_seq > AUDIT_VERIFY_IN_REQUEST_MAX:
+        enqueue_on_commit(audit_chain_verify_task, str(org.pk))
+        messages.success(request, _("Verification started: the log is long, its result appears here in a few minutes."))
+        return redirect("console:audit")
+    report = audit_chain_verify_record(org, actor=request.org.actor)
+    if report.ok:
+        messages.success(request, _("Chain verified: %(n)d events intact.") % {"n": report.events})
+    else:
+        messages.error(request, _("Chain broken at event #%(seq)s: %(reason)s.")
+                       % {"seq": report.first_broken_seq, "reason": report.reason})  # fmt: skip
+    return redirect("console:audit")

@@ -40,6 +40,31 @@ def test_an_employee_enrolls_their_own_device_with_a_single_use_personal_token(c
     assert "is enrolled" in status and "hx-trigger" not in status
 
 
+def test_the_enrollment_page_shows_the_persona_that_will_apply_before_any_code(client, employee):
+    from personas.models import Persona
+    from personas.services import persona_update
+
+    persona = Persona.objects.get(organization=employee.memberships.get().organization, is_default=True)
+    persona_update(persona=persona, patch={"access": {"min_os_version": {"ios": "17"}}})
+    client.force_login(employee)
+    page = client.get("/portal/enroll/").content.decode()
+    preview = page[page.index('id="persona-preview"') : page.index("Which device?")]
+    assert f"Your work profile will follow the persona “{persona.name}”" in preview
+    assert persona.description in preview
+    # The privacy page's words: its rules, the sharing, what is and is not seen, the offline timer.
+    assert "Your work passcode has at least 4 characters." in preview
+    assert "iOS 17 or later is required." in preview
+    assert "If the device breaks these rules, its work profile is locked in 7 days." in preview
+    assert "You can paste from personal apps into work apps." in preview
+    assert "You cannot copy from work apps into personal apps." in preview
+    assert "your location" in preview and "for 30 days" in preview
+    assert "None" not in preview and "access." not in preview
+    assert not EnrollmentToken.objects.exists()  # nothing made by looking
+    refused = client.post("/portal/enroll/", {"platform": "nokia"})
+    assert "Pick your device" in refused.content.decode()
+    assert 'id="persona-preview"' in refused.content.decode() and not EnrollmentToken.objects.exists()
+
+
 def test_my_devices_say_what_to_do_in_plain_words(client, employee, agent_factory):
     client.force_login(employee)
     agent, _ = enroll_through_the_portal(client, agent_factory)
@@ -50,6 +75,16 @@ def test_my_devices_say_what_to_do_in_plain_words(client, employee, agent_factor
     agent.checkin()  # reports Android 14
     page = client.get("/portal/").content.decode()
     assert "Update to Android 15 to regain access to work apps." in page
+
+
+def test_my_devices_never_shows_an_empty_list_of_things_to_fix(client, actors, employee):
+    from tests.devices.test_device_selectors import make_device
+
+    make_device(actors.org, name="Pixel 8", owner=employee, compliant=False, os_version="15")
+    client.force_login(employee)
+    page = client.get("/portal/").content.decode()
+    assert "until you fix this" not in page and "It is checked again at its next one." in page
+    assert "not checked in yet" in page and "enrolled just now" in page
 
 
 def test_the_privacy_page_is_computed_from_the_enforced_policy(client, employee, agent_factory):
@@ -91,6 +126,81 @@ def test_reporting_a_device_lost_locks_it_and_tells_the_admins(client, employee,
     assert [c["type"] for c in agent.poll()] == ["lock_corporate"]
 
 
+def test_reporting_lost_asks_first_then_shows_the_lock_at_once(client, employee, agent_factory):
+    client.force_login(employee)
+    agent, _ = enroll_through_the_portal(client, agent_factory)
+    agent.sync_policy()
+    agent.checkin()
+    device_id = agent.identity["device_id"]
+    page = client.get(f"/portal/devices/{device_id}/").content.decode()
+    assert "Work profile active" in page and f'href="/portal/devices/{device_id}/lost/"' in page
+    # GET: what will happen, and a button to confirm; nothing is locked yet.
+    confirm = client.get(f"/portal/devices/{device_id}/lost/")
+    text = confirm.content.decode()
+    assert confirm.status_code == 200
+    assert "The work profile is locked" in text and "Your IT team is told" in text and "not touched" in text
+    assert "Yes, lock the work profile" in text and 'method="post"' in text
+    assert not AuditEvent.objects.filter(action="device.lock_requested").exists() and not mail.outbox
+    # POST: the device page says at once that the lock is on its way, and no longer offers it.
+    response = client.post(f"/portal/devices/{device_id}/lost/", follow=True)
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == f"/portal/devices/{device_id}/"
+    assert "Lock pending" in page and "Work profile active" not in page
+    assert f'href="/portal/devices/{device_id}/lost/"' not in page and "Report this device lost" not in page
+    assert "Remove the work profile" in page  # still makes sense
+    # Reporting again changes nothing: the confirmation page says so, a second POST queues nothing.
+    again = client.get(f"/portal/devices/{device_id}/lost/").content.decode()
+    assert "already being locked" in again and "Yes, lock the work profile" not in again
+    assert "Lock pending" in client.get("/portal/").content.decode()
+    client.post(f"/portal/devices/{device_id}/lost/")
+    assert AuditEvent.objects.filter(action="device.lock_requested").count() == 1 and len(mail.outbox) == 1
+    # The device locks its work profile and says so: "Locked".
+    assert [c["type"] for c in agent.poll()] == ["lock_corporate"]
+    assert Device.objects.get(pk=device_id).container_state == "locked"
+    page = client.get(f"/portal/devices/{device_id}/").content.decode()
+    assert ">Locked<" in page and "Lock pending" not in page and "Report this device lost" not in page
+
+
+def test_an_employee_renames_their_device_and_the_console_shows_the_name(client, actors, employee, agent_factory):
+    client.force_login(employee)
+    agent, _ = enroll_through_the_portal(client, agent_factory)
+    device_id = agent.identity["device_id"]
+    page = client.get(f"/portal/devices/{device_id}/").content.decode()
+    assert f'action="/portal/devices/{device_id}/rename/"' in page and 'maxlength="64"' in page
+    response = client.post(f"/portal/devices/{device_id}/rename/", {"name": "  Erin's work phone  "}, follow=True)
+    assert "Renamed to “Erin&#x27;s work phone”." in response.content.decode()
+    assert Device.objects.get(pk=device_id).name == "Erin's work phone"
+    event = AuditEvent.objects.get(action="device.renamed", target_id=device_id)
+    assert event.details["new_name"] == "Erin's work phone" and event.actor_label.endswith("(portal)")
+    # The same name again: nothing changes, nothing is audited.
+    client.post(f"/portal/devices/{device_id}/rename/", {"name": "Erin's work phone"})
+    assert AuditEvent.objects.filter(action="device.renamed").count() == 1
+    client.force_login(actors.admin)
+    assert "Erin&#x27;s work phone" in client.get("/console/devices/").content.decode()
+    assert "Erin&#x27;s work phone" in client.get(f"/console/devices/{device_id}/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("typed", "error"),
+    [
+        ("   ", "Give the device a name."),
+        ("x" * 65, "The name is 65 characters long: at most 64."),
+        ("Pixel\n8", "The name cannot hold control characters."),
+    ],
+)
+def test_a_bad_device_name_is_refused_with_what_was_typed(client, employee, agent_factory, typed, error):
+    client.force_login(employee)
+    agent, _ = enroll_through_the_portal(client, agent_factory)
+    device_id = agent.identity["device_id"]
+    before = Device.objects.get(pk=device_id).name
+    response = client.post(f"/portal/devices/{device_id}/rename/", {"name": typed})
+    page = response.content.decode()
+    assert response.status_code == 400 and error in page and 'aria-invalid="true"' in page
+    assert f'value="{typed}"' in page
+    assert Device.objects.get(pk=device_id).name == before
+    assert not AuditEvent.objects.filter(action="device.renamed").exists()
+
+
 def test_an_employee_reaches_only_their_own_devices_and_no_admin_page(client, actors, employee, agent_factory):
     colleague_device = agent_factory(employee=actors.admin)
     other = Device.objects.get(pk=colleague_device.identity["device_id"])
@@ -98,6 +208,9 @@ def test_an_employee_reaches_only_their_own_devices_and_no_admin_page(client, ac
     for url in ("", "remove/"):
         assert client.get(f"/portal/devices/{other.pk}/{url}").status_code == 404
     assert client.post(f"/portal/devices/{other.pk}/lost/").status_code == 404
+    assert client.get(f"/portal/devices/{other.pk}/lost/").status_code == 404
+    assert client.post(f"/portal/devices/{other.pk}/rename/", {"name": "Mine now"}).status_code == 404
+    assert Device.objects.get(pk=other.pk).name != "Mine now"
     assert client.post(f"/portal/devices/{other.pk}/remove/").status_code == 404
     assert not Wipe.objects.exists()
     for url in ("/console/", "/console/devices/", f"/console/devices/{other.pk}/", "/console/personas/",

@@ -11,8 +11,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.e2e.conftest import PASSWORD, set_password, shot
 
@@ -65,7 +65,8 @@ NOT_PAGES = {
     "portal:invitation-decide": "POST only",
     "portal:enroll-status": "an htmx fragment of the enrollment page",
     "portal:remove": "the confirmation of removing the work profile (visited with its device)",
-    "portal:lost": "the report-lost step (visited with its device)",
+    "portal:lost": "the report-lost confirmation (visited with its device, below)",
+    "portal:rename": "POST only (its form is on the device page)",
 }
 
 
