@@ -200,13 +200,17 @@ def human_diff(old: dict[str, Any], new: dict[str, Any]) -> list[Change]:
         if a == b:
             continue
         label = _("Work app %(app)s") % {"app": app_id}
-        changes.append(
-            Change(
-                label,
-                _app_words(a) if a else _("not listed (blocked)"),
-                _app_words(b) if b else _("removed (blocked)"),
-            )
-        )
+        was = _app_words(a) if a else _("not listed (blocked)")
+        will = _app_words(b) if b else _("removed (blocked)")
+        if a and b and was == will:
+            # Only the certificates' or the configuration's content changed: say which.
+            parts = [
+                str(_(APP_FIELDS[field])).lower()
+                for field in ("signing_cert_sha256", "managed_config")
+                if a.get(field) != b.get(field)
+            ]
+            will = _("%(words)s (%(parts)s changed)") % {"words": will, "parts": _(" and ").join(parts)}
+        changes.append(Change(label, was, will))
     return changes
 
 

@@ -309,7 +309,7 @@ def persona_edit(request: ConsoleRequest, pk: uuid.UUID) -> HttpResponse:
             if request.POST.get("confirm") and read_at == str(persona.revision):
                 return _save_and_push(request, persona, cleaned, spec)
             stale = bool(request.POST.get("confirm"))
-            return _confirmation(request, persona, changes, stale=stale)
+            return _confirmation(request, persona, changes, cleaned, stale=stale)
     push = None
     if push_id := request.GET.get("push"):
         push = Push.objects.filter(organization=persona.organization, pk=push_id).first() if _uuid(push_id) else None
@@ -330,12 +330,15 @@ def _save_and_push(
     return redirect(f"{request.path}?push={done.push.pk}")
 
 
-def _confirmation(request: ConsoleRequest, persona: Persona, changes: list, *, stale: bool) -> HttpResponse:
+def _confirmation(
+    request: ConsoleRequest, persona: Persona, changes: list, cleaned: dict[str, Any], *, stale: bool
+) -> HttpResponse:
     devices = persona_device_counts(organization_id=persona.organization_id).get(persona.pk, 0)
     context = {
         "persona": persona,
         "changes": changes,
         "devices": devices,
+        "summary": employee_preview(cleaned),
         "stale": stale,
         "fields": [(key, value) for key, value in request.POST.items() if key not in _FORM_CONTROLS],
     }

@@ -1,5 +1,6 @@
 """Console pages for personas: create from a preset, edit with errors in place, push progress."""
 
+import copy
 import re
 from html import escape
 
@@ -282,6 +283,8 @@ def test_save_and_push_asks_first_showing_the_change_in_words_and_the_devices_re
     assert ("Minimum iOS version", "not set", "17") in rows
     assert ("Work app com.acme.mail", "not listed (blocked)", "Available (the user may install it)") in rows
     assert "4 changes" in html and "sends it to the 1 device that uses this persona" in html
+    # And what the persona will mean for its employees once saved.
+    assert "After saving, in plain words" in html and "<li>Your work passcode has at least 6 characters.</li>" in html
     hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', html))
     assert hidden["access.passcode.min_length"] == "6" and hidden["revision"] == "1"
     assert "confirm" not in hidden
@@ -370,3 +373,15 @@ def test_the_human_diff_names_fields_and_values_in_words():
         "Work app com.acme.mail", "Required (installed for the user); version 3 or later", "removed (blocked)"
     )
     assert human_diff(old, old) == []
+    configured = copy.deepcopy(new)
+    configured["apps"][0]["managed_config"] = {"server": "mail.acme.test"}
+    assert human_diff(new, configured) == [
+        Change(
+            "Work app com.acme.mail",
+            "Required (installed for the user); version 3 or later",
+            "Required (installed for the user); version 3 or later; with a managed configuration",
+        )
+    ]
+    configured2 = copy.deepcopy(configured)
+    configured2["apps"][0]["managed_config"] = {"server": "mx.acme.test"}
+    assert human_diff(configured, configured2)[0].new.endswith("(managed configuration changed)")
