@@ -94,10 +94,12 @@ def persona_list(request: ConsoleRequest) -> HttpResponse:
     context = {
         "personas": personas,
         "presets": [(key, preset_label(key), value["description"]) for key, value in PRESETS.items()],
-        "errors": errors,
+        "errors": _in_words(errors),
+        # What a refused creation was given, shown back as it was typed.
+        "typed": {"name": request.POST.get("name", ""), "preset": request.POST.get("preset", "")} if errors else {},
         "can_change": request.org.can(Perm.PERSONAS_CHANGE),
     }
-    return render(request, "console/personas/list.html", context)
+    return render(request, "console/personas/list.html", context, status=400 if errors else 200)
 
 
 def _split(text: str | None) -> list[str]:

@@ -106,10 +106,18 @@ def test_the_list_counts_each_personas_active_devices(client, actors, agent_fact
 
 def test_creating_with_a_name_taken_or_an_unknown_preset_says_so_next_to_the_field(client, actors):
     client.force_login(actors.admin)
-    html = client.post("/console/personas/", {"name": "BYOD Basic", "preset": "byod-basic"}).content.decode()
-    assert re.search(r'name="name"[^>]*required>\s*<span class="error" role="alert">A persona named', html)
+    response = client.post("/console/personas/", {"name": "BYOD Basic", "preset": "byod-strict"})
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert re.search(
+        r'name="name" value="BYOD Basic"[^>]*aria-invalid="true" aria-describedby="name-error" required>\s*'
+        r'<span class="error" role="alert" id="name-error">A persona named',
+        html,
+    )
+    assert 'value="byod-strict" checked' in html and 'value="byod-basic" checked' not in html
     html = client.post("/console/personas/", {"name": "Lab", "preset": "byod-lax"}).content.decode()
-    assert '<span class="error" role="alert">Unknown preset &#x27;byod-lax&#x27;' in html
+    assert '<span class="error" role="alert" id="preset-error">Unknown preset &#x27;byod-lax&#x27;' in html
+    assert 'value="Lab"' in html
     assert Persona.objects.filter(organization=actors.org).count() == 1
 
 
