@@ -125,10 +125,12 @@ def test_a_persona_is_chosen_on_the_confirmation_then_assigned(client, actors, p
     sales = persona_create(organization=actors.org, name="Sales", preset="byod-strict", actor=SYSTEM)
     already = make_device(actors.org, name="Sales phone", persona=sales, container_state=ContainerState.ACTIVE)
     theirs = persona_create(organization=actors.other_org, name="Theirs", preset="byod-strict", actor=SYSTEM)
-    selection = [*phones[:2], already]
+    retired = make_device(actors.org, name="Old phone", state=DeviceState.RETIRED)
+    selection = [*phones[:2], already, retired]
     client.force_login(actors.admin)
     page = post(client, "persona", selection).content.decode()
     assert '<select name="persona"' in page and "Sales" in page and "Theirs" not in page
+    assert "1 device will be skipped" in page and "This device is retired" in page
     missing = confirm(client, "persona", selection)
     assert missing.status_code == 400 and "This field is required." in missing.content.decode()
     foreign = confirm(client, "persona", selection, persona=str(theirs.pk))
@@ -144,11 +146,13 @@ def test_a_persona_is_chosen_on_the_confirmation_then_assigned(client, actors, p
     }
     assigned = AuditEvent.objects.get(action="persona.devices_assigned")
     assert assigned.details["devices"] == 2
-    expected = {"action": "persona", "persona": "Sales", "done": 2, "skipped": 1}
+    expected = {"action": "persona", "persona": "Sales", "selected": 4, "done": 2, "skipped": 2}
     assert bulk_event(actors.org).details.items() >= expected.items()
-    assert "2 devices moved to the persona Sales; 1 skipped: Already on this persona. (Sales phone)" in message_of(
-        client
-    )
+    text = message_of(client)
+    assert "2 devices moved to the persona Sales; 2 skipped:" in text
+    assert "This device is retired: it has no persona to change. (Old phone)" in text
+    assert "Already on this persona. (Sales phone)" in text
+    assert Device.objects.get(pk=retired.pk).persona_id is None
     client.force_login(actors.helpdesk)
     assert confirm(client, "persona", phones, persona=str(default_persona(actors.org).pk)).status_code == 403
     assert Device.objects.filter(persona=sales).count() == 3
