@@ -32,6 +32,8 @@ NOT_PAGES = {
     "console:switch-organization": "POST only",
     "console:audit-export": "a CSV download",
     "console:devices-export": "a CSV download",
+    "console:device-views": "POST only (saves the device list's view)",
+    "console:device-view-delete": "POST only",
     "console:push-results-export": "a CSV download",
     "console:device-lock": "POST only",
     "console:device-unlock": "POST only",
