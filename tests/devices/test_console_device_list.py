@@ -350,3 +350,26 @@ def test_the_list_costs_the_same_queries_with_saved_views_chips_and_a_sort(
         make_device(actors.org, name=f"more {n}", owner=actors.employee, persona=default_persona(actors.org))
     with django_assert_num_queries(len(few)):
         client.get(url)
+
+
+# --- The admin API's sort ------------------------------------------------------------------------
+
+
+def test_the_admin_api_sorts_its_device_list_and_export_the_same_way(actors, fleet):
+    api = actors.api(actors.auditor)
+    listed = api.get("/api/v1/devices/?sort=-last_seen").json()["results"]
+    assert [d["name"] for d in listed] == ["banana", "Apple", "cherry"]
+    assert [d["name"] for d in api.get("/api/v1/devices/?sort=name&platform=android").json()["results"]] == [
+        "banana",
+        "cherry",
+    ]
+    exported = api.get("/api/v1/devices/export.csv?sort=name")
+    assert exported.status_code == 200
+    rows = list(csv.reader(io.StringIO(b"".join(exported.streaming_content).decode())))
+    assert [row[1] for row in rows[1:]] == ["Apple", "banana", "cherry"]
+
+
+@pytest.mark.parametrize("query", ["sort=password", "sort=", "sort=name&sort=-name"])
+def test_the_admin_api_refuses_a_bad_sort_with_a_400_naming_it(actors, fleet, query):
+    response = actors.api(actors.auditor).get(f"/api/v1/devices/?{query}")
+    assert response.status_code == 400 and "sort" in response.json()["errors"]
