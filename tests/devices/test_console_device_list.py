@@ -373,3 +373,25 @@ def test_the_admin_api_sorts_its_device_list_and_export_the_same_way(actors, fle
 def test_the_admin_api_refuses_a_bad_sort_with_a_400_naming_it(actors, fleet, query):
     response = actors.api(actors.auditor).get(f"/api/v1/devices/?{query}")
     assert response.status_code == 400 and "sort" in response.json()["errors"]
+
+
+# --- The query's parsing -------------------------------------------------------------------------
+
+
+def test_columns_come_repeated_or_comma_separated_and_keep_the_tables_order():
+    repeated = ListQuery.parse(QueryDict("cols=last_seen&cols=owner&cols=name"))
+    commas = ListQuery.parse(QueryDict("cols=last_seen,owner"))
+    assert repeated.columns == commas.columns == ("owner", "last_seen")
+    assert repeated.given_columns and repeated.valid
+    assert not ListQuery.parse(QueryDict("platform=android")).given_columns
+
+
+def test_a_person_has_at_most_fifty_saved_views(actors):
+    SavedDeviceView.objects.bulk_create(
+        SavedDeviceView(organization=actors.org, owner=actors.admin, name=f"v{n}") for n in range(50)
+    )
+    with pytest.raises(ServiceError, match="delete one first"):
+        saved_view_create(organization=actors.org, owner=actors.admin, name="one more", query="")
+    # Another person's views are not counted.
+    saved_view_create(organization=actors.org, owner=actors.owner, name="one more", query="")
+    assert SavedDeviceView.objects.filter(owner=actors.admin).count() == 50
