@@ -459,12 +459,13 @@ class SavedDeviceView(models.Model):
 
     MAX_NAME = 80
     MAX_PER_OWNER = 50
+    MAX_QUERY = 2000
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="+")
     owner = models.ForeignKey("mdm.User", on_delete=models.CASCADE, related_name="+")
     name = models.CharField(max_length=MAX_NAME)
-    query = models.CharField(max_length=2000, blank=True)
+    query = models.CharField(max_length=MAX_QUERY, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

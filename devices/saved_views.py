@@ -53,6 +53,8 @@ def saved_view_create(
             % {"n": SavedDeviceView.MAX_PER_OWNER}
         )
     canonical = parsed.canonical()
+    if len(canonical) > SavedDeviceView.MAX_QUERY:  # three long text filters in a script, encoded
+        raise ServiceError(_("These filters are too long to save: shorten the search texts."))
     try:
         with transaction.atomic():
             view = SavedDeviceView.objects.create(organization=organization, owner=owner, name=name, query=canonical)

@@ -395,3 +395,12 @@ def test_a_person_has_at_most_fifty_saved_views(actors):
     # Another person's views are not counted.
     saved_view_create(organization=actors.org, owner=actors.owner, name="one more", query="")
     assert SavedDeviceView.objects.filter(owner=actors.admin).count() == 50
+
+
+def test_a_view_too_long_to_keep_is_refused_in_words(client, actors):
+    long = "é" * 200  # 200 characters, 1,200 once encoded: three of them exceed what a view keeps
+    response = login(client, actors.admin).post(
+        "/console/devices/views/", {"name": "Long"}, QUERY_STRING=f"q={long}&owner={long}&os_version={long}"
+    )
+    assert response.status_code == 400 and "too long to save" in response.content.decode()
+    assert not SavedDeviceView.objects.exists()
