@@ -26,6 +26,7 @@ from devices import device_page, selectors
 from devices.android import client as android_client
 from devices.android.enterprise import enterprise_connect, enterprise_disconnect, enterprise_of, enterprise_signup_start
 from devices.android.tokens import IssuedAndroidToken, android_token_create
+from devices.bulk_actions import bulk_action_choices
 from devices.choices import DeviceState, ManagementChannel
 from devices.device_list import LIST_COLUMNS_SESSION_KEY, ListQuery
 from devices.exports import device_export_response, push_result_export_response
@@ -119,6 +120,7 @@ def _list_page(request, *, save_form: SavedViewForm | None = None, status: int =
         "saved_views": saved_view_list(organization=org, owner=request.user),
         "save_form": save_form or SavedViewForm(),
         "save_query": query.canonical(columns=query.columns),
+        "bulk_actions": bulk_action_choices(request.org),
     }
     return render(request, "console/devices/list.html", context, status=status)
 

@@ -9,6 +9,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from devices import bulk_views as device_bulk_pages
 from devices import portal as device_portal
 from devices import signing_keys_views as signing_key_pages
 from devices import views as device_pages
@@ -27,6 +28,7 @@ console = [
     path("", device_pages.dashboard, name="dashboard"),
     path("devices/", device_pages.device_list, name="devices"),
     path("devices/export.csv", device_pages.device_export_view, name="devices-export"),
+    path("devices/bulk/", device_bulk_pages.device_bulk, name="devices-bulk"),
     path("devices/views/", device_pages.saved_view_create_view, name="device-views"),
     path("devices/views/<uuid:pk>/delete/", device_pages.saved_view_delete_view, name="device-view-delete"),
     path("devices/<uuid:pk>/", device_pages.device_detail, name="device"),

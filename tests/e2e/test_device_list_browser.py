@@ -21,13 +21,13 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 def names_in_order(page) -> list[str]:
     return page.evaluate(
-        "[...document.querySelectorAll('table.devices tbody td:first-child a')].map(a => a.textContent)"
+        "[...document.querySelectorAll('table.devices tbody td > a[href^=\"/console/devices/\"]')].map(a => a.textContent)"
     )
 
 
 def header_texts(page) -> list[str]:
     return page.evaluate(
-        "[...document.querySelectorAll('table.devices thead th')]"
+        "[...document.querySelectorAll('table.devices thead th:not(:has([data-bulk-all]))')]"
         ".map(th => th.cloneNode(true)).map(th => { th.querySelectorAll('.sr-only').forEach(s => s.remove());"
         " return th.textContent.trim(); })"
     )
