@@ -21,7 +21,8 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 def names_in_order(page) -> list[str]:
     return page.evaluate(
-        "[...document.querySelectorAll('table.devices tbody td > a[href^=\"/console/devices/\"]')].map(a => a.textContent)"
+        "[...document.querySelectorAll('table.devices tbody td > a[href^=\"/console/devices/\"]')]"
+        ".map(a => a.textContent)"
     )
 
 
