@@ -179,8 +179,7 @@ class Header:
 
 
 def headers(query: ListQuery) -> list[Header]:
-    base = query.items()
-    base = [(name, value) for name, value in base if name != "sort"]
+    base = [(name, value) for name, value in query.items() if name != "sort"]
     current = query.sort.removeprefix("-")
     descending = query.sort.startswith("-")
     shown = [NAME, *(COLUMNS[key] for key in query.columns)]
