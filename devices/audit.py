@@ -38,6 +38,8 @@ register_actions(
         "android.signup_started": {"signup_url_name"},
         "android.connected": {"enterprise"},
         "android.disconnected": {"enterprise", "devices"},
+        "saved_device_view.created": {"name", "query"},
+        "saved_device_view.deleted": {"name"},
     }
 )
 

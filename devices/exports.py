@@ -47,10 +47,17 @@ def _device_row(values: tuple[Any, ...]) -> Sequence[Any]:
     return cells
 
 
-def device_export(*, organization_id: Any, filters: DeviceFilter) -> Iterator[list[Sequence[Any]]]:
+def device_export(
+    *, organization_id: Any, filters: DeviceFilter, sort: str = selectors.DEFAULT_DEVICE_SORT
+) -> Iterator[list[Sequence[Any]]]:
     """The device list as the console and the API show it (same filters, same order)."""
-    devices = selectors.device_list(organization_id=organization_id, filters=filters)
-    return keyset_chunks(devices, columns=_DEVICE_VALUES, order=("-enrolled_at", "id"), row=_device_row)
+    devices = selectors.device_list(organization_id=organization_id, filters=filters, sort=sort)
+    annotations, order = selectors.device_order(sort)
+    if not annotations:
+        return keyset_chunks(devices, columns=_DEVICE_VALUES, order=order, row=_device_row)
+    # The sort's value is read too (the keyset walk compares it), and left out of the rows.
+    columns = (*_DEVICE_VALUES, selectors.SORT_ANNOTATION)
+    return keyset_chunks(devices, columns=columns, order=order, row=lambda values: _device_row(values[:-1]))
 
 
 PUSH_RESULT_COLUMNS = (
@@ -97,10 +104,12 @@ def push_result_export(*, push: Push) -> Iterator[list[Sequence[Any]]]:
 
 
 def device_export_response(
-    request: HttpRequest, *, context: OrgContext, filters: DeviceFilter
+    request: HttpRequest, *, context: OrgContext, filters: DeviceFilter, sort: str = selectors.DEFAULT_DEVICE_SORT
 ) -> StreamingHttpResponse:
-    given = {name: value for name, value in asdict(filters).items() if value is not None}
-    chunks = device_export(organization_id=context.organization.pk, filters=filters)
+    given: dict[str, Any] = {name: value for name, value in asdict(filters).items() if value is not None}
+    if sort != selectors.DEFAULT_DEVICE_SORT:
+        given["sort"] = sort
+    chunks = device_export(organization_id=context.organization.pk, filters=filters, sort=sort)
     return export_response(
         request, context=context, what="devices", filters=given, header=DEVICE_COLUMNS, chunks=chunks
     )

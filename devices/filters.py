@@ -26,7 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.request import Request
 
 from devices.choices import ContainerState, DeviceState, Ownership, Platform
-from devices.selectors import NO_FILTER, DeviceFilter
+from devices.selectors import DEFAULT_DEVICE_SORT, DEVICE_SORTS, NO_FILTER, DeviceFilter
 from mdm.api.params import MAX_TEXT, QueryParam, parse_query
 from personas.models import Persona
 
@@ -89,6 +89,20 @@ def _device_filter(values: Mapping[str, Any]) -> DeviceFilter:
 def device_filter_from_query(request: Request) -> DeviceFilter:
     """The admin API's filters, or a 400 problem naming each bad parameter."""
     return _device_filter(parse_query(request, DEVICE_QUERY_PARAMS))
+
+
+# The admin API's order of the device list, as the console's column headers sort it.
+DEVICE_SORT_PARAM = QueryParam(
+    "sort",
+    "choice",
+    tuple(key for name in DEVICE_SORTS for key in (name, f"-{name}")),
+    description=f"The order (`-` for descending; ties by id). Default: `{DEFAULT_DEVICE_SORT}`.",
+)
+
+
+def device_sort_from_query(request: Request) -> str:
+    """The admin API's `sort`, or a 400 problem naming it."""
+    return parse_query(request, [DEVICE_SORT_PARAM])["sort"] or DEFAULT_DEVICE_SORT
 
 
 # --- The console's form -------------------------------------------------------------------------

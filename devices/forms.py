@@ -127,3 +127,11 @@ class EmployeeWipeForm(forms.Form):
     employee = forms.EmailField(label=_("Employee's e-mail"))
     reason = forms.CharField(label=_("Reason (kept in the audit log)"), max_length=500, widget=forms.Textarea)
     confirm = forms.CharField(label=_("Number of devices to wipe (to confirm)"), required=False, max_length=6)
+
+
+class SavedViewForm(forms.Form):
+    """The name of the list as it is now, to save it (the service checks the name's uniqueness)."""
+
+    name = forms.CharField(
+        label=_("Name of this view"), max_length=80, error_messages={"required": _("Give the view a name.")}
+    )

@@ -450,3 +450,28 @@ class PubSubMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.notification_type} {self.message_id}"
+
+
+class SavedDeviceView(models.Model):
+    """A device list an admin named to come back to: its filters, sort and columns as a query
+    string, kept only once devices.device_list has parsed it (whitelisted parameters, each valid,
+    in a canonical order). Each admin's own: nobody else sees or deletes it."""
+
+    MAX_NAME = 80
+    MAX_PER_OWNER = 50
+    MAX_QUERY = 2000
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey("mdm.Organization", on_delete=models.CASCADE, related_name="+")
+    owner = models.ForeignKey("mdm.User", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=MAX_NAME)
+    query = models.CharField(max_length=MAX_QUERY, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "owner", "name"], name="saved_device_view_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from typing import Any
 
 from django.db import connection
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce, Lower
+from django.db.models import Case, Count, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce, Concat, Lower
 
 from devices.choices import PENDING_COMMAND_STATES, ContainerState, DeviceState, Ownership, Platform, WipeState
 from devices.models import Command, ComplianceSnapshot, Device, EnrollmentToken, Push, Wipe
@@ -43,10 +44,41 @@ class DeviceFilter:
 
 NO_FILTER = DeviceFilter()
 
+# The device list's orders, by key (`-key`: descending). A plain field where it is never NULL;
+# otherwise an expression that is never NULL either, so that a keyset walk (the CSV export's
+# chunks) can compare it: no owner sorts as "", never seen as the epoch, and compliance as
+# failing (0) < not reported (1) < compliant (2). Names and e-mails sort regardless of case.
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+DEVICE_SORTS: dict[str, Any] = {
+    "name": Lower("name"),
+    "owner": Coalesce(Lower("owner__email"), Value("")),
+    "platform": Concat("platform", Value(" "), "os_version"),
+    "persona": Coalesce(Lower("persona__name"), Value("")),
+    "state": "state",
+    "compliant": Case(When(compliant=False, then=Value(0)), When(compliant=True, then=Value(2)), default=Value(1)),
+    "last_seen": Coalesce("last_seen_at", Value(_NEVER)),
+    "enrolled": "enrolled_at",
+}
+DEFAULT_DEVICE_SORT = "-enrolled"
+SORT_ANNOTATION = "sort_value"
 
-def device_list(*, organization_id: uuid.UUID, filters: DeviceFilter = NO_FILTER) -> QuerySet[Device]:
-    """The organization's devices matching `filters`, newest enrollment first, with their owner and
-    persona (a page of them costs one query, whatever its length)."""
+
+def device_order(sort: str) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The annotation (none for a plain field) and the order_by of a sort key of DEVICE_SORTS,
+    `-` for descending; ties are broken by primary key, so every order is total and stable."""
+    key = sort.removeprefix("-")
+    expression = DEVICE_SORTS[key]  # a KeyError for an unknown key: the callers check theirs
+    annotations = {} if isinstance(expression, str) else {SORT_ANNOTATION: expression}
+    name = expression if isinstance(expression, str) else SORT_ANNOTATION
+    return annotations, ((f"-{name}" if sort.startswith("-") else name), "id")
+
+
+def device_list(
+    *, organization_id: uuid.UUID, filters: DeviceFilter = NO_FILTER, sort: str = DEFAULT_DEVICE_SORT
+) -> QuerySet[Device]:
+    """The organization's devices matching `filters`, in the order of `sort` (a key of
+    DEVICE_SORTS; by default the newest enrollment first), with their owner and persona (a page of
+    them costs one query, whatever its length)."""
     devices = Device.objects.filter(organization_id=organization_id).select_related("owner", "persona")
     exact = {
         "state": filters.state,
@@ -65,7 +97,8 @@ def device_list(*, organization_id: uuid.UUID, filters: DeviceFilter = NO_FILTER
         devices = devices.alias(owner_email=Lower("owner__email")).filter(owner_email=filters.owner.lower())
     if filters.q:
         devices = devices.filter(Q(name__icontains=filters.q) | Q(model__icontains=filters.q))
-    return devices.order_by("-enrolled_at", "id")
+    annotations, order = device_order(sort)
+    return devices.annotate(**annotations).order_by(*order)
 
 
 def persona_device_counts(*, organization_id: uuid.UUID) -> dict[uuid.UUID, int]:

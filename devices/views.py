@@ -21,22 +21,25 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from devices import dashboard as dashboard_view
+from devices import device_list as device_list_page
 from devices import device_page, selectors
 from devices.android import client as android_client
 from devices.android.enterprise import enterprise_connect, enterprise_disconnect, enterprise_of, enterprise_signup_start
 from devices.android.tokens import IssuedAndroidToken, android_token_create
 from devices.bulk_actions import bulk_action_choices
 from devices.choices import DeviceState, ManagementChannel
+from devices.device_list import LIST_COLUMNS_SESSION_KEY, ListQuery
 from devices.exports import device_export_response, push_result_export_response
-from devices.filters import DeviceFilterForm
 from devices.forms import (
     AndroidConnectForm,
     AndroidDisconnectForm,
     EmployeeWipeForm,
     EnrollmentTokenForm,
+    SavedViewForm,
     WipeConfirmForm,
 )
 from devices.models import Device, EnrollmentToken, Push, Wipe
+from devices.saved_views import saved_view_create, saved_view_delete, saved_view_list
 from devices.services import enrollment_token_create, enrollment_token_revoke
 from devices.wipe import corporate_lock, corporate_wipe_request, employee_wipe, wipe_approve, wipe_cancel
 from mdm.console.decorators import console_view
@@ -45,6 +48,7 @@ from mdm.lib.durations import parse_duration
 from mdm.lib.http import client_ip
 from mdm.permissions import Perm
 from mdm.selectors import SeekPaginator
+from personas.models import Persona
 from personas.selectors import persona_list
 
 PAGE_SIZE = 50
@@ -83,28 +87,96 @@ def dashboard(request) -> HttpResponse:
     return render(request, "console/dashboard.html", context)
 
 
+def _list_query(request) -> tuple[ListQuery, list[Persona]]:
+    """The list's query, its columns the remembered ones unless it chose some (then remembered)."""
+    personas = list(persona_list(organization_id=request.org.organization.pk, with_rules=False))
+    query = ListQuery.parse(request.GET, personas=personas)
+    if query.given_columns:
+        request.session[LIST_COLUMNS_SESSION_KEY] = list(query.columns)
+    else:
+        remembered = request.session.get(LIST_COLUMNS_SESSION_KEY)
+        if isinstance(remembered, list) and all(key in device_list_page.COLUMNS for key in remembered):
+            query.columns = tuple(c.key for c in device_list_page.OPTIONAL_COLUMNS if c.key in remembered)
+    return query, personas
+
+
+def _list_page(request, *, save_form: SavedViewForm | None = None, status: int = 200) -> HttpResponse:
+    org = request.org.organization
+    query, personas = _list_query(request)
+    devices = selectors.device_list(organization_id=org.pk, filters=query.device_filter(), sort=query.sort)
+    page = SeekPaginator(devices, PAGE_SIZE).get_page(request.GET.get("page"))
+    shown = set(query.columns)
+    context = {
+        "form": query.form,
+        "list_query": query,
+        "list_errors": query.errors,
+        "page": page,
+        "query": device_list_page.encode_query(query.items()),
+        "headers": device_list_page.headers(query),
+        "shown": shown,
+        "column_choices": [(c, c.key in shown) for c in device_list_page.OPTIONAL_COLUMNS],
+        "chips": device_list_page.chips(query, personas=personas),
+        "clear_all_href": device_list_page.clear_all_href(query),
+        "saved_views": saved_view_list(organization=org, owner=request.user),
+        "save_form": save_form or SavedViewForm(),
+        "save_query": query.canonical(columns=query.columns),
+        "bulk_actions": bulk_action_choices(request.org),
+    }
+    return render(request, "console/devices/list.html", context, status=status)
+
+
 @console_view(Perm.DEVICES_VIEW)
 def device_list(request) -> HttpResponse:
-    org = request.org.organization
-    form = DeviceFilterForm(request.GET or None, personas=list(persona_list(organization_id=org.pk, with_rules=False)))
-    devices = selectors.device_list(organization_id=org.pk, filters=form.device_filter())
-    page = SeekPaginator(devices, PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode(), "bulk_actions": bulk_action_choices(request.org)}
-    return render(request, "console/devices/list.html", context)
+    return _list_page(request)
 
 
 @console_view(Perm.DEVICES_VIEW)
 def device_export_view(request) -> HttpResponseBase:
-    """The list as CSV, with the filters on screen; a filter in error sends back to the list,
-    which shows it (an export ignoring it would hold more than the admin asked for)."""
-    org = request.org.organization
-    form = DeviceFilterForm(request.GET or None, personas=list(persona_list(organization_id=org.pk, with_rules=False)))
-    if form.is_bound and not form.is_valid():
+    """The list as CSV, with the filters and the order on screen; a filter in error sends back to
+    the list, which shows it (an export ignoring it would hold more than the admin asked for)."""
+    query, _personas = _list_query(request)
+    if query.in_error:
         messages.error(request, _("Correct the filters first: nothing was exported."))
         return redirect(f"{reverse('console:devices')}?{request.GET.urlencode()}")
-    return device_export_response(request, context=request.org, filters=form.device_filter())
+    return device_export_response(request, context=request.org, filters=query.device_filter(), sort=query.sort)
+
+
+@require_POST
+@console_view(Perm.DEVICES_VIEW)
+def saved_view_create_view(request) -> HttpResponse:
+    """Save the list as it is now (its query is this request's, the one the form was on)."""
+    form = SavedViewForm(request.POST)
+    if not form.is_valid():
+        return _list_page(request, save_form=form, status=400)
+    query, _personas = _list_query(request)
+    if query.in_error:  # what the page shows is not what the query says: nothing to keep
+        form.add_error(None, _("Correct the list's filters, sort or columns first: nothing was saved."))
+        return _list_page(request, save_form=form, status=400)
+    try:
+        view = saved_view_create(
+            organization=request.org.organization,
+            owner=request.user,
+            name=form.cleaned_data["name"],
+            query=query.canonical(columns=query.columns),
+            actor=request.org.actor,
+            client_ip=client_ip(request),
+        )
+    except ServiceError as error:
+        form.add_error("name" if error.field == "name" else None, error.message)
+        return _list_page(request, save_form=form, status=error.status)
+    messages.success(request, _("View “%(name)s” saved.") % {"name": view.name})
+    return redirect(f"{reverse('console:devices')}?{view.query}")
+
+
+@require_POST
+@console_view(Perm.DEVICES_VIEW)
+def saved_view_delete_view(request, pk: uuid.UUID) -> HttpResponse:
+    """Delete one of one's own saved views (another person's, or another organization's: 404)."""
+    views = saved_view_list(organization=request.org.organization, owner=request.user)
+    view = get_object_or_404(views, pk=pk)
+    saved_view_delete(view=view, actor=request.org.actor, client_ip=client_ip(request))
+    messages.success(request, _("View “%(name)s” deleted.") % {"name": view.name})
+    return redirect("console:devices")
 
 
 @console_view(Perm.PUSHES_VIEW)

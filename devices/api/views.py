@@ -37,7 +37,7 @@ from devices.api.serializers import (
 )
 from devices.choices import ManagementChannel
 from devices.exports import device_export_response, push_result_export_response
-from devices.filters import DEVICE_QUERY_PARAMS, device_filter_from_query
+from devices.filters import DEVICE_QUERY_PARAMS, DEVICE_SORT_PARAM, device_filter_from_query, device_sort_from_query
 from devices.models import Command, Device, EnrollmentToken, Push, Wipe
 from devices.push import push_progress
 from devices.services import (
@@ -165,9 +165,9 @@ class EnrollmentTokenQrApi(OrgScopedMixin, APIView):
         return response
 
 
-@extend_schema(parameters=openapi_parameters(DEVICE_QUERY_PARAMS))
+@extend_schema(parameters=openapi_parameters([*DEVICE_QUERY_PARAMS, DEVICE_SORT_PARAM]))
 class DeviceListApi(OrgScopedMixin, generics.ListAPIView):
-    """The device registry, newest enrollment first."""
+    """The device registry, newest enrollment first unless `sort` says otherwise."""
 
     required_perms = {"GET": Perm.DEVICES_VIEW}
     serializer_class = DeviceSerializer
@@ -175,20 +175,22 @@ class DeviceListApi(OrgScopedMixin, generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Device]:
         filters = device_filter_from_query(self.request)
-        return selectors.device_list(organization_id=self.organization.pk, filters=filters)
+        sort = device_sort_from_query(self.request)
+        return selectors.device_list(organization_id=self.organization.pk, filters=filters, sort=sort)
 
 
-@extend_schema(parameters=openapi_parameters(DEVICE_QUERY_PARAMS), responses=CSV_RESPONSE)
+@extend_schema(parameters=openapi_parameters([*DEVICE_QUERY_PARAMS, DEVICE_SORT_PARAM]), responses=CSV_RESPONSE)
 class DeviceExportApi(CsvExportMixin, OrgScopedMixin, APIView):
     """The device list as CSV, with the list's filters and order; streamed, whatever its length."""
 
     required_perms = {"GET": Perm.DEVICES_VIEW}
-    export_params = DEVICE_QUERY_PARAMS
+    export_params = [*DEVICE_QUERY_PARAMS, DEVICE_SORT_PARAM]
 
     def get(self, request: Request) -> StreamingHttpResponse:
         self.refuse_unknown_params(request)
         filters = device_filter_from_query(request)
-        return device_export_response(request, context=self.org_context, filters=filters)
+        sort = device_sort_from_query(request)
+        return device_export_response(request, context=self.org_context, filters=filters, sort=sort)
 
 
 class DeviceDetailApi(OrgScopedMixin, generics.RetrieveAPIView):

@@ -22,7 +22,7 @@ def login(client, user):
 def documented_parameters() -> dict[str, dict]:
     schema = SchemaGenerator().get_schema(request=None, public=True)
     operation = schema["paths"]["/api/v1/devices/"]["get"]
-    return {p["name"]: p["schema"] for p in operation["parameters"] if p["name"] not in ("page", "page_size")}
+    return {p["name"]: p["schema"] for p in operation["parameters"] if p["name"] not in ("page", "page_size", "sort")}
 
 
 def options(html: str, name: str) -> list[str]:

@@ -33,6 +33,8 @@ NOT_PAGES = {
     "console:audit-export": "a CSV download",
     "console:devices-export": "a CSV download",
     "console:devices-bulk": "POST only: its confirmation pages get axe in tests/e2e/test_bulk_actions_browser.py",
+    "console:device-views": "POST only (saves the device list's view)",
+    "console:device-view-delete": "POST only",
     "console:push-results-export": "a CSV download",
     "console:device-lock": "POST only",
     "console:device-unlock": "POST only",
