@@ -83,6 +83,7 @@ portal = [
     path("devices/<uuid:pk>/remove/", device_portal.remove_work_persona, name="remove"),
     path("devices/<uuid:pk>/lost/", device_portal.report_lost, name="lost"),
     path("devices/<uuid:pk>/rename/", device_portal.rename_device, name="rename"),
+    path("invitation/<uidb64>/<token>/", members.PortalInvitationView.as_view(), name="invitation"),
 ]
 
 urlpatterns = [
