@@ -69,7 +69,9 @@ def issued_context(code: EnrollmentCode) -> dict[str, object]:
 def _issued_page(request, code: EnrollmentCode, form: InstructionsForm | None = None, status: int = 200):
     context = {**issued_context(code), "send_form": form, "again": True}
     template = "console/enrollment/issued_android.html" if code.android else "console/enrollment/issued.html"
-    return render(request, template, context, status=status)
+    response = render(request, template, context, status=status)
+    response["Cache-Control"] = "no-store"  # it carries the code: no copy in a browser's cache
+    return response
 
 
 @console_view(Perm.ENROLLMENT_TOKENS_MANAGE)

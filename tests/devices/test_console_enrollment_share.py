@@ -48,6 +48,7 @@ def test_the_token_page_shows_the_same_code_again_while_usable(client, actors, i
     html = client.get(_url(issued.enrollment_token)).content.decode()
     payload = json.loads(re.search(r'id="payload" readonly value="([^"]+)"', html).group(1).replace("&quot;", '"'))
     assert payload["token"] == issued.token and payload == issued.qr_payload
+    assert response_cache_free(client.get(_url(issued.enrollment_token)))
     assert response_cache_free(client.get(_url(issued.enrollment_token, "print/")))
 
 
