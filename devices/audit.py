@@ -29,6 +29,7 @@ register_actions(
         "device.renamed": {"old_name", "new_name"},
         "device.lock_requested": {"command_id", "reason"},
         "device.unlock_requested": {"command_id", "reason"},
+        "devices.bulk_action": {"action", "selected", "done", "held", "skipped", "persona", "device_ids"},
         "wipe.requested": {"wipe_id", "reason"},
         "wipe.held": {"wipe_id", "reason"},
         "wipe.approved": {"wipe_id", "reason", "requested_by"},

@@ -29,6 +29,42 @@ class WipeConfirmForm(forms.Form):
         return reason
 
 
+class BulkWipeConfirmForm(forms.Form):
+    """The bulk corporate wipe's confirmation: the single wipe's typed confirmation (the device's
+    name; for several devices, their number, as the employee wipe asks) and its very reason field."""
+
+    confirmation = forms.CharField(max_length=120)
+    reason = WipeConfirmForm.base_fields["reason"]
+    clean_reason = WipeConfirmForm.clean_reason
+
+    def __init__(self, *args, devices, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.expected = devices[0].name if len(devices) == 1 else str(len(devices))
+        self.fields["confirmation"].label = (
+            _("Type the device's name to confirm") if len(devices) == 1 else _("Type the number of devices to confirm")
+        )
+
+    def clean_confirmation(self):
+        typed = self.cleaned_data["confirmation"].strip()
+        if typed != self.expected:
+            raise forms.ValidationError(_("That is not what was asked: nothing was wiped."))
+        return typed
+
+
+class BulkPersonaForm(forms.Form):
+    persona = forms.ChoiceField(label=_("Persona"))
+
+    def __init__(self, *args, personas=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.personas = {str(p.pk): p for p in personas}
+        persona_field = self.fields["persona"]
+        assert isinstance(persona_field, forms.ChoiceField)  # noqa: S101  (declared so above)
+        persona_field.choices = [("", _("Choose a persona…"))] + [(str(p.pk), p.name) for p in personas]
+
+    def clean_persona(self):
+        return self.personas[self.cleaned_data["persona"]]
+
+
 class EnrollmentTokenForm(forms.Form):
     EXPIRY = [("1h", _("1 hour")), ("1d", _("1 day")), ("7d", _("7 days")), ("30d", _("30 days"))]
     CHANNELS = [

@@ -306,3 +306,28 @@ def checkin_device(device_id: uuid.UUID) -> Device | None:
     names = [f.attname for f in Persona._meta.concrete_fields if f.attname in loaded]
     device.persona = Persona.from_db(connection.alias, names, [loaded[name] for name in names])
     return device
+
+
+# The apps the organization's active devices report in their work profiles, with how many report
+# each: one pass in the database over the JSON lists (a device's report is a list of
+# {"id", "version", ...}; anything else in it is skipped, never an error).
+_REPORTED_WORK_APPS_SQL = """
+SELECT app ->> 'id' AS app_id, count(DISTINCT device.id) AS devices
+FROM devices_device AS device
+CROSS JOIN LATERAL jsonb_array_elements(
+    CASE WHEN jsonb_typeof(device.work_apps) = 'array' THEN device.work_apps ELSE '[]'::jsonb END
+) AS app
+WHERE device.organization_id = %s AND device.state = %s
+  AND jsonb_typeof(app) = 'object' AND jsonb_typeof(app -> 'id') = 'string'
+GROUP BY 1
+ORDER BY 2 DESC, 1
+LIMIT %s
+"""
+
+
+def reported_work_apps(*, organization_id: uuid.UUID, limit: int = 1000) -> dict[str, int]:
+    """The work apps the organization's active devices report, by app id, with how many devices
+    report each (the most reported first; at most `limit`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_REPORTED_WORK_APPS_SQL, [organization_id, DeviceState.ACTIVE, limit])
+        return dict(cursor.fetchall())

@@ -25,6 +25,7 @@ from devices import device_page, selectors
 from devices.android import client as android_client
 from devices.android.enterprise import enterprise_connect, enterprise_disconnect, enterprise_of, enterprise_signup_start
 from devices.android.tokens import IssuedAndroidToken, android_token_create
+from devices.bulk_actions import bulk_action_choices
 from devices.choices import DeviceState, ManagementChannel
 from devices.exports import device_export_response, push_result_export_response
 from devices.filters import DeviceFilterForm
@@ -90,7 +91,8 @@ def device_list(request) -> HttpResponse:
     page = SeekPaginator(devices, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    return render(request, "console/devices/list.html", {"form": form, "page": page, "query": query.urlencode()})
+    context = {"form": form, "page": page, "query": query.urlencode(), "bulk_actions": bulk_action_choices(request.org)}
+    return render(request, "console/devices/list.html", context)
 
 
 @console_view(Perm.DEVICES_VIEW)

@@ -54,6 +54,12 @@ def _recent_wipes(organization_id, now: datetime) -> int:
     )
 
 
+def wipes_before_hold(*, organization_id, now: datetime | None = None) -> int:
+    """How many more wipes the organization may request now before the mass-wipe hold keeps the
+    next ones for a second admin (what a bulk wipe warns of before it starts)."""
+    return max(0, settings.MDM_MASS_WIPE_THRESHOLD - _recent_wipes(organization_id, now or timezone.now()))
+
+
 def corporate_wipe_request(
     *,
     device: Device,

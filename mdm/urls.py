@@ -9,6 +9,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from devices import bulk_views as device_bulk_pages
 from devices import enrollment_pages
 from devices import portal as device_portal
 from devices import signing_keys_views as signing_key_pages
@@ -28,6 +29,7 @@ console = [
     path("", device_pages.dashboard, name="dashboard"),
     path("devices/", device_pages.device_list, name="devices"),
     path("devices/export.csv", device_pages.device_export_view, name="devices-export"),
+    path("devices/bulk/", device_bulk_pages.device_bulk, name="devices-bulk"),
     path("devices/<uuid:pk>/", device_pages.device_detail, name="device"),
     path("devices/<uuid:pk>/wipe-status/", device_pages.device_wipe_status, name="device-wipe-status"),
     path("devices/<uuid:pk>/lock/", device_pages.device_lock, {"lock": True}, name="device-lock"),

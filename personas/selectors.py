@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 
 from personas.android import AndroidPolicy, compile_android_policy
 from personas.compiler import compile_policy, persona_template
-from personas.models import Persona
+from personas.models import AppRule, Persona
 from personas.services import spec_of
 
 # The preview is the document of no particular device: these parts are placeholders.
@@ -49,3 +49,23 @@ def persona_policy_preview(*, persona: Persona) -> dict[str, Any]:
     """The policy document the persona compiles to, with placeholders for the per-device parts
     (PREVIEW_PLACEHOLDERS), validated against the policy schema like any device's."""
     return compile_policy(persona_template(persona, spec_of(persona)), version=1, key_id=PREVIEW_KEY_ID, key_version=1)
+
+
+def persona_name_taken(*, organization_id: uuid.UUID, name: str, exclude_id: uuid.UUID | None = None) -> bool:
+    """Whether another persona of the organization has this name (in any case)."""
+    personas = Persona.objects.filter(organization_id=organization_id, name__iexact=name.strip())
+    return personas.exclude(pk=exclude_id).exists() if exclude_id is not None else personas.exists()
+
+
+def persona_app_ids(*, organization_id: uuid.UUID, limit: int = 1000) -> dict[str, list[str]]:
+    """The app ids the organization's personas list, each with the names of the personas that do."""
+    rows = (
+        AppRule.objects.filter(organization_id=organization_id)
+        .order_by("app_id", "persona__name")
+        .values_list("app_id", "persona__name")[: limit * 5]
+    )
+    apps: dict[str, list[str]] = {}
+    for app_id, persona_name in rows:
+        if app_id in apps or len(apps) < limit:
+            apps.setdefault(app_id, []).append(persona_name)
+    return apps

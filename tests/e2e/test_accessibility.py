@@ -32,6 +32,7 @@ NOT_PAGES = {
     "console:switch-organization": "POST only",
     "console:audit-export": "a CSV download",
     "console:devices-export": "a CSV download",
+    "console:devices-bulk": "POST only: its confirmation pages get axe in tests/e2e/test_bulk_actions_browser.py",
     "console:push-results-export": "a CSV download",
     "console:device-lock": "POST only",
     "console:device-unlock": "POST only",

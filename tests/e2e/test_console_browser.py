@@ -42,11 +42,15 @@ def test_an_admin_enrolls_a_device_and_wipes_its_work_profile_in_the_browser(
     # A persona from a preset, and one sharing rule changed.
     page.get_by_role("link", name="Personas").click()
     page.get_by_label("Name").fill("Field staff")
-    page.get_by_label("byod-strict").check()
+    page.get_by_label("Personal device, enhanced protection").check()
     page.get_by_role("button", name="Create").click()
     page.get_by_role("heading", name="Field staff").wait_for()
     page.locator('select[name="data_sharing.files.personal_to_work"]').select_option("allow")
     page.get_by_role("button", name="Save and push").click()
+    # A confirmation first: what changes, in words, and how many devices receive it.
+    page.get_by_role("row", name="Files, personal to work Deny Allow").wait_for()
+    page.get_by_text("No device uses this persona yet").wait_for()
+    page.get_by_role("button", name="Confirm: save and push").click()
     page.get_by_text("Pushing revision 2").wait_for()
     shot(page, "02-persona")
 

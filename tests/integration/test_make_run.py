@@ -130,7 +130,7 @@ def test_make_run_serves_the_console_runs_tasks_and_stops_cleanly(servers):
     page = browser.open(request, timeout=10)
     html = page.read().decode()
     assert page.geturl().endswith("/console/"), html
-    assert "Demo" in html and email in html and "No devices are enrolled yet" in html
+    assert "Demo" in html and email in html and "No device is enrolled yet" in html
     # Every console page works on the embedded default (SQLite, no Redis).
     for path in ("devices/", "personas/", "enrollment/", "wipes/", "wipes/employee/", "audit/", "members/",
                  "api-tokens/"):  # fmt: skip

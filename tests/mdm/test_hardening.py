@@ -77,7 +77,7 @@ def test_deeply_nested_managed_config_in_the_console_editor_is_an_error_in_place
     data["apps[0].id"] = "com.acme.mail"
     data["apps[0].managed_config"] = json.dumps(nested(400))
     response = client.post(url, data)
-    assert response.status_code == 200 and "Nested deeper than" in response.content.decode()
+    assert response.status_code == 400 and "Nested deeper than" in response.content.decode()
     persona.refresh_from_db()
     assert persona.revision == 1
 
@@ -209,7 +209,7 @@ def test_a_persona_form_naming_rows_that_do_not_exist_is_an_error_in_place(clien
     data[f"apps[{index}].id"] = "com.acme.mail"
     # As a browser posts the form (a multipart part's header this long is refused by Django itself).
     response = client.post(url, urlencode(data), content_type="application/x-www-form-urlencoded")
-    assert response.status_code == 200 and "app rows this page does not have" in response.content.decode()
+    assert response.status_code == 400 and "app rows this page does not have" in response.content.decode()
     persona.refresh_from_db()
     assert persona.revision == 1 and not persona.app_rules.exists()
 
@@ -223,7 +223,7 @@ def test_a_whole_number_field_of_5000_digits_is_an_error_in_place(client, actors
     data = form_of(client.get(url).content.decode())
     data["access.max_offline_days"] = "9" * 5000
     response = client.post(url, data)
-    assert response.status_code == 200 and "access.max_offline_days" in response.content.decode()
+    assert response.status_code == 400 and "access.max_offline_days" in response.content.decode()
     persona.refresh_from_db()
     assert persona.revision == 1
 

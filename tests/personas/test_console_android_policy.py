@@ -9,6 +9,7 @@ import pytest
 
 from mdm.actors import SYSTEM
 from personas.android import compile_android_policy
+from personas.labels import field_label
 from personas.models import Persona
 from personas.services import persona_create, spec_of
 
@@ -78,7 +79,7 @@ def test_an_invalid_post_shows_its_errors_and_no_stale_android_notes(client, act
     data = dict(re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page))
     data["encryption.rotate_after_days"] = "0"
     response = client.post(url, data)
-    assert response.status_code == 200
+    assert response.status_code == 400
     body = response.content.decode()
     assert "Nothing was saved" in body and "android-note" not in body
     persona.refresh_from_db()
@@ -96,7 +97,12 @@ def test_the_android_policy_page_shows_the_policy_and_what_is_not_enforced(clien
     shown = json.loads(html.unescape(re.search(r"<pre>(.*?)</pre>", page, flags=re.S).group(1)))
     assert shown == compiled.policy
     for item in compiled.unenforced:
-        assert f"<code>{item.path}</code>: {html.escape(item.message)}" in page
+        # Each setting by its label, never by its spec path.
+        assert (
+            f"<strong>{html.escape(field_label(item.path, spec_of(persona)))}</strong>: {html.escape(item.message)}"
+            in page
+        )
+        assert item.path not in page.split("<pre>")[0]
 
 
 def test_the_android_policy_page_needs_a_login(client, persona):
