@@ -19,6 +19,7 @@ register_actions(
             "channel",
         },
         "enrollment_token.revoked": {"prefix"},
+        "enrollment_token.instructions_sent": {"prefix", "email"},
         "device.enrolled": {"platform", "model", "os_version", "ownership", "persona", "token_prefix", "owner"},
         "device.unenrolled": {"reason"},
         "device.retired": {"reason"},

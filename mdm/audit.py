@@ -60,6 +60,7 @@ register_actions(
         "member.invitation_accepted": {"email", "role"},
         "member.invitation_declined": {"email", "role"},
         "member.invitation_revoked": {"email", "role"},
+        "member.invitation_resent": {"email", "role", "expires_at"},
         "account.sso_bound": {"email", "issuer", "subject"},
         "api_token.created": {"name", "prefix", "expires_at", "for_user"},
         "api_token.revoked": {"name", "prefix"},

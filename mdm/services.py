@@ -479,3 +479,94 @@ def external_identity_verify(
             client_ip=client_ip,
         )
     return binding
+
+
+def member_invitation_pending(membership: Membership) -> bool:
+    """A new account's invitation not yet taken up: it never chose a password nor signed in."""
+    user = membership.user
+    return not user.has_usable_password() and user.last_login is None
+
+
+def _lock_pending_member(membership: Membership) -> Membership:
+    locked = (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("organization", "user")
+        .filter(pk=membership.pk)
+        .first()
+    )
+    if locked is None:
+        raise ServiceError("This member no longer exists.", code="not_found", status=404)
+    if not member_invitation_pending(locked):
+        raise ServiceError(
+            f"{locked.user.email} has already set a password: there is no pending invitation.", code="conflict"
+        )
+    return locked
+
+
+@transaction.atomic
+def member_invitation_resend(
+    *, membership: Membership, actor: Actor | None = None, client_ip: str | None = None
+) -> Membership:
+    """A new account's invitation once more: the caller e-mails a fresh set-password link. The
+    earlier links stop working, because Django's one-time token covers the password hash and the
+    account gets a fresh unusable one."""
+    membership = _lock_pending_member(membership)
+    user = membership.user
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    audit_event_record(
+        organization=membership.organization,
+        action="member.invitation_resent",
+        actor=actor,
+        target=membership,
+        target_label=user.email,
+        details={"email": user.email, "role": membership.role},
+        client_ip=client_ip,
+    )
+    return membership
+
+
+@transaction.atomic
+def member_invitation_cancel(
+    *, membership: Membership, actor: Actor | None = None, client_ip: str | None = None
+) -> None:
+    """Cancel a new account's invitation: its membership goes, and its link stops working (a
+    fresh unusable password), so the account can do nothing until invited again."""
+    membership = _lock_pending_member(membership)
+    user = membership.user
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    audit_event_record(
+        organization=membership.organization,
+        action="member.invitation_revoked",
+        actor=actor,
+        target=membership,
+        target_label=user.email,
+        details={"email": user.email, "role": membership.role},
+        client_ip=client_ip,
+    )
+    membership.delete()
+
+
+@transaction.atomic
+def invitation_resend(
+    *, invitation: Invitation, actor: Actor | None = None, client_ip: str | None = None
+) -> Invitation:
+    """An existing account's pending invitation again, with a fresh expiry; the caller e-mails it."""
+    invitation = _lock_invitation(invitation, invitation.user)
+    invitation.expires_at = timezone.now() + invitation_lifetime()
+    invitation.save(update_fields=["expires_at"])
+    audit_event_record(
+        organization=invitation.organization,
+        action="member.invitation_resent",
+        actor=actor,
+        target=invitation,
+        target_label=invitation.user.email,
+        details={
+            "email": invitation.user.email,
+            "role": invitation.role,
+            "expires_at": invitation.expires_at.isoformat(),
+        },
+        client_ip=client_ip,
+    )
+    return invitation

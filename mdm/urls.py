@@ -10,6 +10,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from devices import bulk_views as device_bulk_pages
+from devices import enrollment_pages
 from devices import portal as device_portal
 from devices import signing_keys_views as signing_key_pages
 from devices import views as device_pages
@@ -72,6 +73,15 @@ console = [
     ),
     path("identity-provider/offboarding/", directory_pages.offboarding_view, name="identity-provider-offboarding"),
     path("identity-provider/groups/<uuid:pk>/", directory_pages.group_map_view, name="identity-provider-group"),
+    path("enrollment/<uuid:pk>/", enrollment_pages.enrollment_token_detail, name="enrollment-token"),
+    path("enrollment/<uuid:pk>/print/", enrollment_pages.enrollment_token_print, name="enrollment-print"),
+    path(
+        "enrollment/<uuid:pk>/qr.png", enrollment_pages.enrollment_token_qr, {"kind": "png"}, name="enrollment-qr-png"
+    ),
+    path(
+        "enrollment/<uuid:pk>/qr.svg", enrollment_pages.enrollment_token_qr, {"kind": "svg"}, name="enrollment-qr-svg"
+    ),
+    path("enrollment/<uuid:pk>/send/", enrollment_pages.enrollment_token_send, name="enrollment-send"),
 ]
 
 portal = [
@@ -87,6 +97,7 @@ portal = [
     path("devices/<uuid:pk>/remove/", device_portal.remove_work_persona, name="remove"),
     path("devices/<uuid:pk>/lost/", device_portal.report_lost, name="lost"),
     path("devices/<uuid:pk>/rename/", device_portal.rename_device, name="rename"),
+    path("invitation/<uidb64>/<token>/", members.PortalInvitationView.as_view(), name="invitation"),
 ]
 
 urlpatterns = [

@@ -16,10 +16,13 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.views import PasswordResetConfirmView
 from django.core.mail import EmailMultiAlternatives, send_mail
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse_lazy
 from django.utils import timezone
+from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -27,6 +30,7 @@ from django.views.decorators.http import require_POST
 from mdm.choices import Role
 from mdm.console.decorators import console_view
 from mdm.errors import ServiceError
+from mdm.lib import cache
 from mdm.lib.http import client_ip
 from mdm.models import ApiToken, Invitation, Membership
 from mdm.permissions import CONSOLE_ROLES, SESSION_ORG_KEY, Perm
@@ -35,7 +39,11 @@ from mdm.services import (
     api_token_revoke,
     invitation_accept,
     invitation_decline,
+    invitation_resend,
     invitation_revoke,
+    member_invitation_cancel,
+    member_invitation_pending,
+    member_invitation_resend,
     member_invite,
     membership_change_role,
     pending_invitations_of,
@@ -77,10 +85,11 @@ class InvitationForm(PasswordResetForm):
         return list(get_user_model()._default_manager.filter(email__iexact=email, is_active=True))
 
 
-def send_invitation(request, user) -> bool:
+def send_invitation(request, user, *, role: str) -> bool:
     """E-mail a link to choose a password (Django's password-reset tokens: single use, and
     expiring after PASSWORD_RESET_TIMEOUT). The link is built on MDM_ISSUER, never on the
-    request's Host header. False when the mail could not be sent."""
+    request's Host header. An employee's speaks of the self-service portal and links there (the
+    console is not theirs). False when the mail could not be sent."""
     form = InvitationForm(data={"email": user.email})
     if not form.is_valid():
         return False
@@ -92,12 +101,31 @@ def send_invitation(request, user) -> bool:
             use_https=issuer.scheme == "https",
             subject_template_name="registration/invitation_subject.txt",
             email_template_name="registration/invitation_email.txt",
-            extra_email_context={"organization": request.org.organization.name},
+            # The stubs type this as str to str: "" is false in the template, "portal" true.
+            extra_email_context={
+                "organization": request.org.organization.name,
+                "portal": "portal" if role == Role.EMPLOYEE else "",
+            },
         )
     except (OSError, smtplib.SMTPException) as exc:
         logger.warning("The invitation to %s could not be sent: %s", user.email, exc)
         return False
     return True
+
+
+class PortalInvitationView(PasswordResetConfirmView):
+    """An employee's invitation link: the same one-time token check as the console's (Django's
+    password-reset view), then signed in and taken to the portal, the one place that is theirs."""
+
+    template_name = "registration/set_password.html"
+    success_url = reverse_lazy("portal:home")
+    post_reset_login = True
+    post_reset_login_backend = "django.contrib.auth.backends.ModelBackend"
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        messages.success(self.request, _("Your password is set. Enroll your devices here."))
+        return response
 
 
 def _invitations_url(role: str) -> str:
@@ -158,18 +186,23 @@ def members(request):
                             _("Invitation recorded, but the e-mail could not be sent; %(email)s sees it on sign-in.")
                             % {"email": email},
                         )
-                elif send_invitation(request, result.user):
+                elif send_invitation(request, result.user, role=form.cleaned_data["role"]):
                     messages.success(request, _("Invitation sent to %(email)s.") % {"email": email})
                 else:
                     messages.error(request, _("Added, but the invitation e-mail could not be sent; try again later."))
                 return redirect("console:members")
-    rows = Membership.objects.filter(organization=org).select_related("user").order_by("user__email")
+    rows = list(Membership.objects.filter(organization=org).select_related("user").order_by("user__email"))
+    now = timezone.now()
+    for row in rows:
+        row.last_sign_in = _last_sign_in(row.user.last_login, now)  # type: ignore[attr-defined]
     invitations = Invitation.objects.filter(organization=org).select_related("user", "invited_by")
     context = {
         "form": form,
-        "memberships": rows,
+        # Not `memberships`: the layout's organization switcher reads that name (context processor).
+        "member_rows": [row for row in rows if not member_invitation_pending(row)],
+        "pending_members": [row for row in rows if member_invitation_pending(row)],
         "invitations": invitations.order_by("user__email"),
-        "now": timezone.now(),
+        "now": now,
         "roles": Role.choices,
         "can_manage": request.org.can(Perm.MEMBERS_MANAGE),
     }
@@ -192,6 +225,88 @@ def member_change(request, pk):
             messages.success(request, _("Role changed."))
     except ServiceError as exc:
         messages.error(request, exc.message)
+    return redirect("console:members")
+
+
+def _last_sign_in(at, now) -> str:
+    """ "3 days ago", "never": the largest unit only, which is what a glance at the list needs."""
+    if at is None:
+        return _("never")
+    if now - at < timedelta(minutes=1):
+        return _("just now")
+    return _("%(time)s ago") % {"time": timesince(at, now, depth=1)}
+
+
+# One resend a minute per invitation: each e-mails the invitee, and a double click must not.
+RESEND_INTERVAL_SECONDS = 60
+
+
+def _resend_allowed(request, key: str) -> bool:
+    if cache.incr_in_window(f"invitation-resend:{key}", timeout=RESEND_INTERVAL_SECONDS) in (None, 1):
+        return True
+    messages.error(request, _("This invitation was sent less than a minute ago: wait a minute before resending it."))
+    return False
+
+
+@require_POST
+@console_view(Perm.MEMBERS_MANAGE)
+def member_pending_resend(request, pk):
+    """A new account's invitation again: a new one-time link, the earlier ones stop working."""
+    membership = get_object_or_404(
+        Membership.objects.filter(organization=request.org.organization).select_related("user"), pk=pk
+    )
+    if not _resend_allowed(request, f"member:{membership.pk}"):
+        return redirect("console:members")
+    try:
+        member_invitation_resend(membership=membership, actor=request.org.actor, client_ip=client_ip(request))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("console:members")
+    if send_invitation(request, membership.user, role=membership.role):
+        messages.success(
+            request,
+            _("A new invitation was sent to %(email)s; the earlier link no longer works.")
+            % {"email": membership.user.email},
+        )
+    else:
+        messages.error(request, _("The earlier link no longer works, but the new e-mail could not be sent; try again."))
+    return redirect("console:members")
+
+
+@require_POST
+@console_view(Perm.MEMBERS_MANAGE)
+def member_pending_cancel(request, pk):
+    """Cancel a new account's invitation: the membership goes and the link stops working."""
+    membership = get_object_or_404(
+        Membership.objects.filter(organization=request.org.organization).select_related("user"), pk=pk
+    )
+    try:
+        member_invitation_cancel(membership=membership, actor=request.org.actor, client_ip=client_ip(request))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("Invitation of %(email)s revoked.") % {"email": membership.user.email})
+    return redirect("console:members")
+
+
+@require_POST
+@console_view(Perm.MEMBERS_MANAGE)
+def member_invitation_resend_view(request, pk):
+    """An existing account's pending invitation again, with a fresh expiry."""
+    invitation = get_object_or_404(
+        Invitation.objects.filter(organization=request.org.organization).select_related("user", "organization"), pk=pk
+    )
+    if not _resend_allowed(request, f"invitation:{invitation.pk}"):
+        return redirect("console:members")
+    try:
+        invitation = invitation_resend(invitation=invitation, actor=request.org.actor, client_ip=client_ip(request))
+    except ServiceError as exc:
+        messages.error(request, exc.message)
+        return redirect("console:members")
+    if send_pending_invitation(invitation):
+        messages.success(request, _("Invitation sent again to %(email)s.") % {"email": invitation.user.email})
+    else:
+        messages.error(request, _("The invitation's expiry is renewed, but the e-mail could not be sent; try again."))
     return redirect("console:members")
 
 

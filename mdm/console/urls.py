@@ -15,6 +15,11 @@ urlpatterns = [
     path("members/", members.members, name="members"),
     path("members/<uuid:pk>/", members.member_change, name="member-change"),
     path("members/invitations/<uuid:pk>/cancel/", members.member_invitation_revoke, name="member-invitation-revoke"),
+    path("members/<uuid:pk>/resend-invitation/", members.member_pending_resend, name="member-pending-resend"),
+    path("members/<uuid:pk>/revoke-invitation/", members.member_pending_cancel, name="member-pending-revoke"),
+    path(
+        "members/invitations/<uuid:pk>/resend/", members.member_invitation_resend_view, name="member-invitation-resend"
+    ),
     path("invitations/", members.console_invitations, name="invitations"),
     path("invitations/<uuid:pk>/", members.console_invitation_decide, name="invitation-decide"),
     path("api-tokens/", members.api_tokens, name="api-tokens"),

@@ -70,6 +70,13 @@ NOT_PAGES = {
     "portal:remove": "the confirmation of removing the work profile (visited with its device)",
     "portal:lost": "the report-lost confirmation (visited with its device, below)",
     "portal:rename": "POST only (its form is on the device page)",
+    "console:member-pending-resend": "POST only",
+    "console:member-pending-revoke": "POST only",
+    "console:member-invitation-resend": "POST only",
+    "console:enrollment-qr-png": "a PNG download",
+    "console:enrollment-qr-svg": "an SVG download",
+    "console:enrollment-send": "POST only (its form is on the token's page)",
+    "portal:invitation": "needs the e-mailed one-time link (tests/mdm covers it)",
 }
 
 
@@ -149,7 +156,7 @@ def fleet(actors):
     from directory.models import DirectoryGroup
     from events.services import event_destination_create
     from mdm.actors import SYSTEM
-    from mdm.services import membership_add
+    from mdm.services import member_invite, membership_add
     from personas.models import Persona
     from tests.devices.test_device_selectors import make_device
 
@@ -159,13 +166,15 @@ def fleet(actors):
                          container_state=ContainerState.ACTIVE, os_version="15", model="GKWS6")  # fmt: skip
     make_device(actors.org, name="Sales iPad", ownership=Ownership.CORPORATE, persona=persona, compliant=True)
     push = push_start_for_persona(persona=persona, actor=SYSTEM)
-    enrollment_token_create(organization=actors.org, persona=persona, employee=actors.employee, actor=SYSTEM)
+    token = enrollment_token_create(organization=actors.org, persona=persona, employee=actors.employee, actor=SYSTEM)
+    member_invite(organization=actors.org, email="newbie@acme.test", role="helpdesk", actor=SYSTEM)  # pending
     destination = event_destination_create(
         organization=actors.org, name="SIEM", kind="webhook",
         config={"url": "https://siem.example.com/hooks/mdm"}, actor=SYSTEM,
     ).destination  # fmt: skip
     group = DirectoryGroup.objects.create(organization=actors.org, display_name="Sales", external_id="sales")
-    return {"persona": persona, "device": device, "push": push, "destination": destination, "group": group}
+    return {"persona": persona, "device": device, "push": push, "destination": destination, "group": group,
+            "token": token.enrollment_token}  # fmt: skip
 
 
 def test_every_page_passes_axe_and_fits_a_phone(live_mdm, celery_worker, actors, fleet, browser_page):
@@ -181,6 +190,8 @@ def test_every_page_passes_axe_and_fits_a_phone(live_mdm, celery_worker, actors,
             "console:persona-preview": {"pk": fleet["persona"].pk},
             "console:persona-android-policy": {"pk": fleet["persona"].pk},
             "console:event-destination": {"pk": fleet["destination"].pk},
+            "console:enrollment-token": {"pk": fleet["token"].pk},
+            "console:enrollment-print": {"pk": fleet["token"].pk},
         },
     )
     portal = page_urls("portal", {"portal:device": {"pk": fleet["device"].pk}})

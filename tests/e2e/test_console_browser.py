@@ -58,7 +58,7 @@ def test_an_admin_enrolls_a_device_and_wipes_its_work_profile_in_the_browser(
     page.get_by_role("link", name="Enrollment").click()
     page.get_by_label("Persona").select_option(label="Field staff")
     page.get_by_role("button", name="Issue token").click()
-    page.get_by_text("only time the token is shown").wait_for()
+    page.get_by_text("The token is stored hashed").wait_for()
     assert page.locator(".qr svg").count() == 1
     payload = json.loads(page.locator("#payload").input_value())
     shot(page, "03-enrollment")
