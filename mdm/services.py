@@ -503,20 +503,18 @@ def _lock_pending_member(membership: Membership) -> Membership:
     return locked
 
 
-@transaction.atomic
-def member_invitation_resend(
-    *, membership: Membership, actor: Actor | None = None, client_ip: str | None = None
+def _pending_member_links_void(
+    membership: Membership, action: str, actor: Actor | None, client_ip: str | None
 ) -> Membership:
-    """A new account's invitation once more: the caller e-mails a fresh set-password link. The
-    earlier links stop working, because Django's one-time token covers the password hash and the
-    account gets a fresh unusable one."""
+    """Lock a pending member and make every link e-mailed so far stop working (Django's one-time
+    token covers the password hash, and the account gets a fresh unusable one); audited as action."""
     membership = _lock_pending_member(membership)
     user = membership.user
     user.set_unusable_password()
     user.save(update_fields=["password"])
     audit_event_record(
         organization=membership.organization,
-        action="member.invitation_resent",
+        action=action,
         actor=actor,
         target=membership,
         target_label=user.email,
@@ -527,25 +525,22 @@ def member_invitation_resend(
 
 
 @transaction.atomic
+def member_invitation_resend(
+    *, membership: Membership, actor: Actor | None = None, client_ip: str | None = None
+) -> Membership:
+    """A new account's invitation once more: the caller e-mails a fresh set-password link. The
+    earlier links stop working, because Django's one-time token covers the password hash and the
+    account gets a fresh unusable one."""
+    return _pending_member_links_void(membership, "member.invitation_resent", actor, client_ip)
+
+
+@transaction.atomic
 def member_invitation_cancel(
     *, membership: Membership, actor: Actor | None = None, client_ip: str | None = None
 ) -> None:
     """Cancel a new account's invitation: its membership goes, and its link stops working (a
     fresh unusable password), so the account can do nothing until invited again."""
-    membership = _lock_pending_member(membership)
-    user = membership.user
-    user.set_unusable_password()
-    user.save(update_fields=["password"])
-    audit_event_record(
-        organization=membership.organization,
-        action="member.invitation_revoked",
-        actor=actor,
-        target=membership,
-        target_label=user.email,
-        details={"email": user.email, "role": membership.role},
-        client_ip=client_ip,
-    )
-    membership.delete()
+    _pending_member_links_void(membership, "member.invitation_revoked", actor, client_ip).delete()
 
 
 @transaction.atomic
