@@ -194,6 +194,11 @@ def pages(org) -> list[tuple[str, str, str]]:
         ("ownership=corporate", "ownership=corporate"),
         ("search, rare", f"q=device-{n_devices * 3 // 4 + 1}"),
         ("search, common", "q=pixel"),
+        ("silent=true", "silent=true"),
+        ("sort=name", "sort=name"),
+        ("sort=owner", "sort=owner"),
+        ("sort=-last_seen", "sort=-last_seen"),
+        ("sort=compliant", "sort=compliant"),
     ]
     out = [("dashboard", "/console/", "console"), ("devices", "/console/devices/", "console")]
     out += [(f"devices {label}", f"/console/devices/?{query}", "console") for label, query in device_filters]
