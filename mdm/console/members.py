@@ -22,7 +22,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse_lazy
 from django.utils import timezone
-from django.utils.timesince import timesince
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -49,6 +48,7 @@ from mdm.services import (
     pending_invitations_of,
 )
 from mdm.services import membership_remove as membership_remove_service
+from mdm.templatetags.ui import ago
 
 logger = logging.getLogger(__name__)
 
@@ -230,11 +230,7 @@ def member_change(request, pk):
 
 def _last_sign_in(at, now) -> str:
     """ "3 days ago", "never": the largest unit only, which is what a glance at the list needs."""
-    if at is None:
-        return _("never")
-    if now - at < timedelta(minutes=1):
-        return _("just now")
-    return _("%(time)s ago") % {"time": timesince(at, now, depth=1)}
+    return ago(at, now) if at is not None else _("never")
 
 
 # One resend a minute per invitation: each e-mails the invitee, and a double click must not.
